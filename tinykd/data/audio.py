@@ -1,0 +1,109 @@
+"""Audio in: decode with soundfile, check, mix to mono, hash, resample (polyphase), pad or crop.
+
+Every failure is an `AudioError` with one line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from tinykd.errors import AudioError
+
+AUDIO_SUFFIXES = (".wav", ".flac")
+
+
+@dataclass
+class DecodedAudio:
+    """A file's audio as mono float32 at its own rate, with what the file header said."""
+
+    samples: np.ndarray  # float32 [n], mono
+    rate: int
+    channels: int
+    subtype: str  # soundfile subtype, e.g. PCM_16, FLOAT
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / float(self.rate)
+
+
+def decode(path: str | Path) -> DecodedAudio:
+    """Read WAV/FLAC (8/16/24/32-bit int or float) and mix to mono float32; reject unusable files."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AudioError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            rate, channels, subtype = int(fh.samplerate), int(fh.channels), str(fh.subtype)
+            data = fh.read(dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        reason = str(exc).split(":")[-1].strip() or "unreadable"
+        raise AudioError(f"{path}: not a readable audio file ({reason}); is it corrupt, truncated or mis-named?") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: no audio samples (zero-length audio)")
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        raise AudioError(f"{path}: {bad} NaN or infinite sample(s); re-export the file")
+    mono = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float64)
+    return DecodedAudio(np.ascontiguousarray(mono, dtype=np.float32), rate, channels, subtype)
+
+
+def content_hash(samples: np.ndarray, rate: int) -> str:
+    """sha256 (hex) of the mono float32 PCM (little-endian) at the source rate, followed by the rate.
+
+    Keyed on decoded audio, not file bytes, so a re-encoded or re-tagged copy of the same sound hashes the
+    same, and caches (teacher soft labels) stay valid across copies.
+    """
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(samples, dtype="<f4").tobytes())
+    h.update(f"|rate={int(rate)}".encode())
+    return h.hexdigest()
+
+
+def resample(x: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Band-limited polyphase resampling (scipy `resample_poly`, Kaiser-windowed FIR, up/down by the gcd)."""
+    src_rate, dst_rate = int(src_rate), int(dst_rate)
+    if src_rate == dst_rate:
+        return np.asarray(x, dtype=np.float32)
+    from scipy.signal import resample_poly
+
+    g = gcd(src_rate, dst_rate)
+    y = resample_poly(np.asarray(x, dtype=np.float64), dst_rate // g, src_rate // g)
+    return y.astype(np.float32)
+
+
+def fit_length(x: np.ndarray, n: int, pad: str = "center") -> np.ndarray:
+    """Pad with zeros or crop to exactly `n` samples.
+
+    `pad` says where the clip sits in the window: "center" (zeros on both sides / keep the middle),
+    "start" (clip first, zeros after / keep the beginning), "end" (zeros first / keep the end).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if pad not in ("center", "start", "end"):
+        raise AudioError(f"unknown pad {pad!r}; use center, start or end")
+    m = len(x)
+    if m >= n:  # crop: keep the part of the clip the placement points at
+        start = {"start": 0, "end": m - n, "center": (m - n) // 2}[pad]
+        return x[start : start + n].copy()
+    offset = {"start": 0, "end": n - m, "center": (n - m) // 2}[pad]
+    out = np.zeros(n, dtype=np.float32)
+    out[offset : offset + m] = x
+    return out
+
+
+def prepare(decoded: DecodedAudio, sample_rate: int, clip_samples: int, pad: str) -> np.ndarray:
+    """Decoded audio -> float32 [clip_samples] at `sample_rate`."""
+    return fit_length(resample(decoded.samples, decoded.rate, sample_rate), clip_samples, pad)
