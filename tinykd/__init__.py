@@ -4,7 +4,13 @@ Pipeline (one module folder per stage): data -> teacher -> students/distill -> q
 Every CLI command is a plain function in this library; `tinykd.cli` only parses and prints.
 """
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# TensorFlow's C++ start-up chatter (CPU feature notes, a failed CUDA probe on CPU-only machines) is noise
+# to a user of the CLI; users who want it can set TF_CPP_MIN_LOG_LEVEL themselves.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tinykd.errors import TinykdError  # noqa: E402
 
