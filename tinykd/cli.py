@@ -56,6 +56,61 @@ data_app = typer.Typer(help="Datasets: inspect a folder of audio, generate the b
 app.add_typer(data_app, name="data")
 
 # [data commands]
+@data_app.command("info")
+def data_info(
+    data_dir: Path = typer.Argument(..., help="Data set folder, or a .csv manifest (path,label[,speaker][,split])."),
+    format: str = typer.Option("auto", "--format", help="Layout: auto, tess, fsdd, folder or csv. auto: a CSV manifest, else FSDD or TESS file names (90 % must match), else folder-per-class."),
+    split: str = typer.Option("auto", "--split", help="auto (the data set's own split, e.g. FSDD index 0-4 = test, else stratified random), random, or speaker:NAME (that speaker is the test set)."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the training pool held out as validation (stratified)."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", help="Share held out as test by a random split."),
+    seed: int = typer.Option(0, "--seed", help="Seed for random splits."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad file instead of listing it and going on."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON to this file."),
+) -> None:
+    """Scan a data set and print counts per class, speaker and split, sample rates, durations and every problem file.
+
+    Every file is decoded and checked (corrupt, empty, zero-length, NaN/inf, duplicates); clips are
+    resampled to the front end's rate and padded/cropped to 1 s, exactly as training will see them.
+    """
+    from tinykd.configio import save_json
+    from tinykd.data import DataConfig, load_dataset
+    from tinykd.data.info import summarize, summary_tables
+
+    cfg = DataConfig(format=format, split=split, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, strict=strict)
+    ds = load_dataset(data_dir, cfg, progress=True, keep_audio=False)
+    summary = summarize(ds)
+    for table in summary_tables(summary):
+        console.print(table)
+    if json_out is not None:
+        save_json(json_out, summary)
+        console.print(f"summary written to {json_out}")
+
+
+@data_app.command("synth")
+def data_synth(
+    out_dir: Path = typer.Argument(..., help="Output folder (new or empty, or an earlier synthetic set, which is replaced)."),
+    classes: int = typer.Option(8, "--classes", help="Number of classes (1-24)."),
+    clips_per_class: int = typer.Option(60, "--clips-per-class", help="Clips per class."),
+    speakers: int = typer.Option(4, "--speakers", help="Number of synthetic speakers (base pitch and vocal-tract size)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed and options give the same files bit for bit."),
+    sample_rate: int = typer.Option(16000, "--sample-rate", help="Sample rate of the written WAVs (Hz)."),
+    clip_seconds: float = typer.Option(1.0, "--clip-seconds", help="Length of every clip (s)."),
+    variation: float = typer.Option(1.0, "--variation", help="Scale of the random variation (0: no variation; higher: harder)."),
+) -> None:
+    """Generate the built-in speech-like data set: OUT/<class>/<speaker>_<class>_<i>.wav, OUT/synth.json, OUT/README.md.
+
+    Source-filter voices whose classes differ by pitch contour, syllable rate and vowel, with overlapping
+    spreads, speaker differences and background noise (see docs/data.md). Deterministic and fast.
+    """
+    from tinykd.data.synth import SynthConfig, synthesize
+
+    cfg = SynthConfig(n_classes=classes, clips_per_class=clips_per_class, n_speakers=speakers, seed=seed,
+                      sample_rate=sample_rate, clip_seconds=clip_seconds, variation=variation)
+    meta = synthesize(out_dir, cfg, progress=True)
+    console.print(f"wrote {meta['n_files']} clips ({len(meta['classes'])} classes x {clips_per_class}, "
+                  f"{len(meta['speakers'])} speakers) to {out_dir}")
+    console.print(f"next: tinykd data info {out_dir}")
+
 
 # ---------------------------------------------------------------------------------------------
 # teacher  (tinykd.teacher)
@@ -67,6 +122,68 @@ teacher_app = typer.Typer(
 app.add_typer(teacher_app, name="teacher")
 
 # [teacher commands]
+def _teacher_data_config(fmt: str, split: str, sample_rate: int, clip_seconds: float, seed: int):
+    from tinykd.data import DataConfig
+
+    return DataConfig(format=fmt, split=split, sample_rate=sample_rate, clip_seconds=clip_seconds, seed=seed)
+
+
+_DATA_HELP = "Data set folder (any layout tinykd.data reads: FSDD, TESS, folder-per-class, CSV)."
+_FORMAT_OPT = typer.Option("auto", "--format", help="Data set layout: auto, tess, fsdd, folder or csv.")
+_SPLIT_OPT = typer.Option(
+    "auto", "--split", help="auto (the data set's own split, else stratified random), random, or speaker:NAME (NAME held out as test)."
+)
+_RATE_OPT = typer.Option(16000, "--sample-rate", help="Rate every clip is resampled to, in Hz (the teacher's input rate).")
+_CLIP_OPT = typer.Option(1.0, "--clip-seconds", help="Clip length in seconds (short clips are padded, long ones cut).")
+_DATA_SEED_OPT = typer.Option(0, "--data-seed", help="Seed of the train/val/test assignment.")
+
+
+@teacher_app.command("train")
+def teacher_train(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    base: str = typer.Option(
+        "tiny", "--base", help="Model to fine-tune: a hub id (e.g. facebook/wav2vec2-base; needs a network or the hub cache), "
+        "a local save_pretrained directory (safetensors weights), or `tiny` (a small Wav2Vec2 from scratch)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder: model (save_pretrained), labels.json, tinykd_teacher.json, train_metrics.json."),
+    epochs: int = typer.Option(30, "--epochs", help="Training epochs."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per batch."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Batches whose gradients are summed per optimizer step."),
+    lr: float = typer.Option(3e-4, "--lr", help="Peak AdamW learning rate."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
+    warmup: float = typer.Option(0.1, "--warmup", help="Fraction of optimizer steps of linear warm-up; then linear decay to 0."),
+    freeze_feature_encoder: bool = typer.Option(
+        False, "--freeze-feature-encoder/--train-feature-encoder", help="Freeze the convolutional feature encoder (usual for pretrained bases)."
+    ),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift, speed change and noise on training clips."),
+    tiny: list[str] = typer.Option(
+        [], "--tiny", help="Size override for `--base tiny`, KEY=VALUE, repeatable (e.g. --tiny hidden_size=64 --tiny conv_dim=32,32,64,64)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, shuffling and augmentation."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    fmt: str = _FORMAT_OPT,
+    split: str = _SPLIT_OPT,
+    sample_rate: int = _RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    data_seed: int = _DATA_SEED_OPT,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar per epoch."),
+) -> None:
+    """Fine-tune an audio classifier (Wav2Vec2) on DATA's training split; keeps the best checkpoint by val accuracy."""
+    from tinykd.teacher.config import TeacherTrainConfig, TinyTeacherSize
+    from tinykd.teacher.train import train_teacher
+
+    cfg = TeacherTrainConfig(
+        base=base, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, weight_decay=weight_decay,
+        warmup_ratio=warmup, freeze_feature_encoder=freeze_feature_encoder, seed=seed, device=device, threads=threads,
+        augment=augment, tiny=TinyTeacherSize().with_overrides(tiny),
+    )
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
+    result = train_teacher(data, out, cfg, data_cfg, progress=progress, log=console.print)
+    val = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.4f}"
+    test = "n/a" if result.test_accuracy is None else f"{result.test_accuracy:.4f}"
+    console.print(f"teacher saved to {out} (best epoch {result.best_epoch}, val accuracy {val}, test accuracy {test})")
+
 
 # ---------------------------------------------------------------------------------------------
 # students and distillation  (tinykd.students, tinykd.distill)
