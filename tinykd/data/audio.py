@@ -48,17 +48,43 @@ def decode(path: str | Path) -> DecodedAudio:
             rate, channels, subtype = int(fh.samplerate), int(fh.channels), str(fh.subtype)
             data = fh.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
-        reason = str(exc).split(":")[-1].strip() or "unreadable"
+        reason = (getattr(exc, "error_string", None) or str(exc).split(":")[-1]).strip().rstrip(".") or "unreadable"
         raise AudioError(f"{path}: not a readable audio file ({reason}); is it corrupt, truncated or mis-named?") from None
     except OSError as exc:
         raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: no audio samples (zero-length audio)")
+    short = _wav_missing_bytes(path)
+    if short:
+        raise AudioError(f"{path}: truncated WAV: the header promises {short} more bytes of audio than the file holds; re-copy or re-export it")
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).sum())
         raise AudioError(f"{path}: {bad} NaN or infinite sample(s); re-export the file")
     mono = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float64)
     return DecodedAudio(np.ascontiguousarray(mono, dtype=np.float32), rate, channels, subtype)
+
+
+def _wav_missing_bytes(path: Path) -> int:
+    """For a RIFF/WAVE file, how many bytes the `data` chunk declares beyond the end of the file (0 if none).
+
+    libsndfile quietly reads what is there, so a cut-off copy would otherwise pass as a shorter clip.
+    Sizes 0 and 0xFFFFFFFF mean "unknown" (streaming writers, RF64) and are not flagged.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        size = path.stat().st_size
+        while True:
+            chunk = fh.read(8)
+            if len(chunk) < 8:
+                return 0
+            cid, clen = chunk[:4], int.from_bytes(chunk[4:8], "little")
+            if cid == b"data":
+                if clen in (0, 0xFFFFFFFF):
+                    return 0
+                return max(0, fh.tell() + clen - size)
+            fh.seek(clen + (clen & 1), 1)
 
 
 def content_hash(samples: np.ndarray, rate: int) -> str:
