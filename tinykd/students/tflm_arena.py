@@ -1,0 +1,135 @@
+"""Convert a student to int8 TFLite and measure the arena the real TFLM interpreter allocates.
+
+This is the students' own check (does a preset fit its arena budget, do all layers become TFLM ops, does
+batch norm fold); the production quantizer with its reports is tinykd.quantize. The conversion follows the
+path Keras 3 needs: `model.export(dir, "tf_saved_model")` then `TFLiteConverter.from_saved_model`, calibrated
+on a representative set, then quantized with some ops kept float:
+
+- `frontend_int8=False`: every op of the front end stays float (input float32), the body is int8;
+- `frontend_int8=True`: everything is int8 (input int8) except MAXIMUM and LOG, which TFLM runs in float
+  only (and MAXIMUM with the 1e-10 log floor would round the floor to zero in int8).
+
+TFLM reports its arena only through `print_allocations()` on the C-level stderr; it is captured by pointing
+file descriptor 2 at a temporary file for the duration of the call.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinykd.errors import TinykdError
+
+# Ops the TFLM interpreter registers in its AllOpsResolver that a student may use.
+TFLM_OPS = frozenset(
+    {
+        "ADD", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "EXPAND_DIMS",
+        "FULLY_CONNECTED", "LOG", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MUL", "QUANTIZE", "RELU", "RESHAPE",
+        "RSQRT", "SHAPE", "SOFTMAX", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM", "TRANSPOSE",
+        "PACK", "SQUEEZE", "GATHER",
+    }
+)
+FLOAT_ONLY_IN_TFLM = ("LOG", "MAXIMUM")
+_ARENA_LINE = re.compile(r"Arena allocation total (\d+) bytes")
+
+
+@dataclass(frozen=True)
+class ArenaReport:
+    arena_bytes: int  # "Arena allocation total" from TFLM's RecordingMicroAllocator
+    flatbuffer_bytes: int
+    ops: tuple[str, ...]  # distinct builtin op names in the converted model, sorted
+    allocations: str  # the full print_allocations() text
+
+
+def convert_int8(model, representative: np.ndarray, frontend_int8: bool) -> bytes:
+    """Keras student -> int8 TFLite flatbuffer (see the module docstring for what stays float)."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tfl_convert
+
+    rep = np.asarray(representative, dtype=np.float32)
+    if rep.ndim != 2 or rep.shape[0] < 1:
+        raise TinykdError(f"representative set must be [n_clips, samples], got shape {rep.shape}")
+
+    def samples():
+        for row in rep:
+            yield [row[None, :]]
+
+    with tempfile.TemporaryDirectory(prefix="tinykd_export_") as tmp:
+        # A fixed batch of one: TFLM needs static shapes (a dynamic batch leaves RESHAPEs it cannot prepare).
+        signature = [tf.TensorSpec((1, rep.shape[1]), tf.float32, name="waveform")]
+        model.export(tmp, "tf_saved_model", verbose=False, input_signature=signature)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = samples
+        converter._experimental_calibrate_only = True  # quantize below, with the float ops chosen here
+        calibrated = converter.convert()
+    if frontend_int8:
+        denylisted_ops, denylisted_nodes = list(FLOAT_ONLY_IN_TFLM), None
+    else:
+        denylisted_ops, denylisted_nodes = None, _frontend_tensor_names(calibrated)
+    return tfl_convert.mlir_quantize(
+        calibrated,
+        fully_quantize=True,
+        input_data_type=tf.int8 if frontend_int8 else tf.float32,
+        output_data_type=tf.float32,
+        denylisted_ops=denylisted_ops,
+        denylisted_nodes=denylisted_nodes,
+    )
+
+
+def _frontend_tensor_names(flatbuffer: bytes) -> list[str]:
+    """Output tensor names of the ops that belong to the front-end layer (named `frontend`)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=flatbuffer)
+    return [d["name"] for d in interp.get_tensor_details() if "frontend" in d["name"].split(";")[0]]
+
+
+def op_names(flatbuffer: bytes) -> tuple[str, ...]:
+    """Distinct builtin op names in a flatbuffer."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=flatbuffer)
+    return tuple(sorted({op["op_name"] for op in interp._get_ops_details()}))
+
+
+def measure_arena(flatbuffer: bytes, example: np.ndarray | None = None) -> ArenaReport:
+    """Load `flatbuffer` in the TFLM interpreter, invoke it once, and read back its arena allocation."""
+    from tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=4 * 1024 * 1024)
+    if example is not None:
+        detail = interp.get_input_details(0)
+        x = np.asarray(example, dtype=np.float32).reshape(detail["shape"])
+        if detail["dtype"] != np.float32:
+            scale, zero = detail["quantization_parameters"]["scales"][0], detail["quantization_parameters"]["zero_points"][0]
+            info = np.iinfo(detail["dtype"])
+            x = np.clip(np.round(x / scale) + zero, info.min, info.max).astype(detail["dtype"])
+        interp.set_input(x, 0)
+        interp.invoke()
+    text = _capture_fd2(interp.print_allocations)
+    match = _ARENA_LINE.search(text)
+    if not match:
+        raise TinykdError("TFLM printed no 'Arena allocation total' line; is tflite-micro installed correctly?")
+    return ArenaReport(int(match.group(1)), len(flatbuffer), op_names(flatbuffer), text)
+
+
+def _capture_fd2(fn) -> str:
+    """Run `fn` with the process's file descriptor 2 redirected to a temp file; return what was written."""
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            fn()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        return sink.read().decode("utf-8", "replace")
