@@ -21,12 +21,12 @@ def write_wav(path: Path, x: np.ndarray | None = None, rate: int = 16000, subtyp
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if x is None:
-        x = noise_clip(path.name, rate=rate)
+        x = noise_clip(path.as_posix(), rate=rate)
     sf.write(str(path), x, rate, subtype=subtype, format=fmt)
     return path
 
 
 def make_tree(root: Path, rel_paths: list[str], rate: int = 16000) -> Path:
     for rel in rel_paths:
-        write_wav(root / rel, rate=rate)
+        write_wav(root / rel, noise_clip(rel, rate=rate), rate=rate)
     return root
