@@ -1,0 +1,102 @@
+"""Helpers for the device tests: small real int8 models in the run-folder layout, and a virtual board.
+
+The models are genuine Keras -> TFLite (int8 body, float waveform in, float logits out) conversions; the
+virtual board is the real `tinykd sim` process on a pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+QUIET_TF = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def make_int8_run(run_dir: Path, labels: list[str], sample_rate: int = 8000, seconds: float = 0.5,
+                  seed: int = 0) -> Path:
+    """Write RUN/labels.json and RUN/int8/model_int8.tflite for a small untrained Conv1D classifier."""
+    os.environ.update(QUIET_TF)
+    import keras
+    import tensorflow as tf
+
+    n = int(sample_rate * seconds)
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(n,), name="waveform")
+    x = keras.layers.Reshape((n, 1))(inp)
+    x = keras.layers.Conv1D(8, 64, strides=32, activation="relu")(x)
+    x = keras.layers.Conv1D(8, 3, strides=2, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    out = keras.layers.Dense(len(labels), name="logits")(x)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(8):
+            yield [(rng.standard_normal((1, n)) * 0.3).astype(np.float32)]
+
+    export = run_dir / "_export"
+    model.export(str(export), format="tf_saved_model", verbose=False)
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(export))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    tflite = conv.convert()
+    (run_dir / "int8").mkdir(parents=True, exist_ok=True)
+    (run_dir / "int8" / "model_int8.tflite").write_bytes(tflite)
+    (run_dir / "labels.json").write_text(json.dumps(labels))
+    (run_dir / "config.json").write_text(json.dumps({"data": {"sample_rate": sample_rate, "clip_seconds": seconds}}))
+    import shutil
+
+    shutil.rmtree(export)
+    return run_dir
+
+
+class VirtualBoard:
+    """`tinykd sim` in a subprocess; `.port` is its pseudo-terminal."""
+
+    def __init__(self, run: Path, *args: str, timeout: float = 60.0):
+        env = dict(os.environ, **QUIET_TF)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tinykd.cli", "sim", "--run", str(run), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )
+        deadline = time.monotonic() + timeout
+        self.port = ""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"(/dev/pts/\d+)", line)
+            if m:
+                self.port = m.group(1)
+                return
+        self.stop()
+        raise RuntimeError(f"sim did not start: {self.proc.stderr.read()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def kill(self) -> None:
+        """Pull the plug: the pty disappears at once."""
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def __enter__(self) -> "VirtualBoard":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
