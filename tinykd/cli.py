@@ -185,6 +185,40 @@ def teacher_train(
     console.print(f"teacher saved to {out} (best epoch {result.best_epoch}, val accuracy {val}, test accuracy {test})")
 
 
+@teacher_app.command("export")
+def teacher_export(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    teacher: Path = typer.Option(..., "--teacher", help="Teacher folder written by `tinykd teacher train` (or any save_pretrained audio classifier with labels.json)."),
+    out: Path = typer.Option(..., "--out", help="Cache folder to write: meta.json + shard-*.safetensors. An unfinished export there is resumed."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per teacher forward pass."),
+    shard_size: int = typer.Option(512, "--shard-size", help="Clips per shard file (the unit an interrupted export resumes from)."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete cache of another teacher or data set at --out."),
+    fmt: str = _FORMAT_OPT,
+    split: str = _SPLIT_OPT,
+    sample_rate: int = _RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    data_seed: int = _DATA_SEED_OPT,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run the teacher over every clip of DATA and cache its logits and attention-rollout weights for distillation."""
+    from tinykd.teacher.export import ExportConfig, export_cache
+
+    if batch_size < 1 or shard_size < 1:
+        raise TinykdError("--batch-size and --shard-size must be >= 1")
+    cfg = ExportConfig(batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, overwrite=overwrite)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
+    result = export_cache(data, teacher, out, cfg, data_cfg, progress=progress, log=console.print)
+    if result.already_complete:
+        return
+    speed = f", {result.clips_per_second:.1f} clips/s" if result.clips_per_second else ""
+    console.print(
+        f"cache written to {out}: {result.n_clips} clips in {result.n_shards} shard(s) "
+        f"({result.shards_written} written, {result.shards_reused} kept from an earlier run{speed})"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # students and distillation  (tinykd.students, tinykd.distill)
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""Building and loading teacher models (torch + transformers), and the teacher's identity.
+
+BASE for fine-tuning is one of: `tiny` (a small Wav2Vec2 from scratch), a local directory written by
+`save_pretrained` (weights must be safetensors: tinykd never unpickles), or a Hugging Face hub id (needs a
+network, or the model already in the local hub cache). `trust_remote_code` is never set.
+
+Input: the raw waveform at the data set's sample rate, normalised per utterance (zero mean, divided by
+sqrt(var + 1e-7)), exactly what Wav2Vec2's feature extractor does with `do_normalize=True`. A model directory
+that brings its own feature extractor (`preprocessor_config.json`) gets its inputs from that extractor, so
+other audio classifiers work too; the tiny teacher saves a Wav2Vec2 feature extractor with those settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tinykd.errors import TinykdError
+from tinykd.frontend.spec import DEFAULT_SPEC
+from tinykd.teacher.config import TinyTeacherSize
+
+HUB_OFFLINE_HINT = "pass a local model directory or `tiny` instead"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TinykdError("device cuda requested but torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device(name)
+
+
+def tiny_config(size: TinyTeacherSize, labels: list[str]):
+    from transformers import Wav2Vec2Config
+
+    cfg = Wav2Vec2Config(
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_hidden_layers,
+        num_attention_heads=size.num_attention_heads,
+        intermediate_size=size.intermediate_size,
+        conv_dim=list(size.conv_dim),
+        conv_kernel=list(size.conv_kernel),
+        conv_stride=list(size.conv_stride),
+        num_conv_pos_embeddings=size.num_conv_pos_embeddings,
+        num_conv_pos_embedding_groups=size.num_conv_pos_embedding_groups,
+        hidden_dropout=size.dropout,
+        attention_dropout=size.dropout,
+        activation_dropout=size.dropout,
+        final_dropout=size.dropout,
+        # The recipe that trains from scratch (FIELD-NOTES): pre-norm, layer-normed conv encoder,
+        # no time masking (with group norm + masking the run collapsed to chance).
+        do_stable_layer_norm=True,
+        feat_extract_norm="layer",
+        conv_bias=True,
+        apply_spec_augment=False,
+        mask_time_prob=0.0,
+        layerdrop=0.0,
+        classifier_proj_size=size.hidden_size,
+        **label_kwargs(labels),
+    )
+    return cfg
+
+
+def label_kwargs(labels: list[str]) -> dict[str, Any]:
+    return {
+        "num_labels": len(labels),
+        "id2label": {i: name for i, name in enumerate(labels)},
+        "label2id": {name: i for i, name in enumerate(labels)},
+    }
+
+
+def default_feature_extractor(sample_rate: int):
+    """Wav2Vec2's extractor: per-utterance normalisation with the front end's epsilon (1e-7)."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    if DEFAULT_SPEC.norm_eps != 1e-7:  # pragma: no cover - guards the documented equivalence
+        raise AssertionError("Wav2Vec2FeatureExtractor normalises with eps 1e-7")
+    return Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=sample_rate, padding_value=0.0, do_normalize=True, return_attention_mask=False
+    )
+
+
+def _is_weights_dir(path: Path) -> bool:
+    return any(path.glob("*.safetensors"))
+
+
+def _check_local_dir(path: Path) -> None:
+    if not (path / "config.json").is_file():
+        raise TinykdError(f"{path}: no config.json; not a model directory written by save_pretrained")
+    if not _is_weights_dir(path):
+        pickled = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt*")]
+        extra = f" (found {', '.join(sorted(pickled))}: pickle files are not loaded; convert to safetensors)" if pickled else ""
+        raise TinykdError(f"{path}: no model weights (*.safetensors){extra}")
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_for_finetuning(base: str, labels: list[str], tiny: TinyTeacherSize, sample_rate: int):
+    """(model, feature_extractor, base_name) ready to fine-tune on `labels`."""
+    from transformers import AutoModelForAudioClassification, Wav2Vec2ForSequenceClassification
+
+    if base == "tiny":
+        model = Wav2Vec2ForSequenceClassification(tiny_config(tiny, labels))
+        return model, default_feature_extractor(sample_rate), "tiny"
+    path = Path(base).expanduser()
+    kwargs = dict(ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False, **label_kwargs(labels))
+    if path.exists():
+        if not path.is_dir():
+            raise TinykdError(f"{path}: a teacher base must be a model directory, a hub id or `tiny`")
+        _check_local_dir(path)
+        model = _from_pretrained(AutoModelForAudioClassification, str(path), base, local_files_only=True, **kwargs)
+        return model, _feature_extractor_or_default(str(path), sample_rate, local_files_only=True), str(path)
+    # A hub id: the local hub cache first, so an offline machine never waits on the network.
+    try:
+        model = AutoModelForAudioClassification.from_pretrained(base, local_files_only=True, **kwargs)
+        return model, _feature_extractor_or_default(base, sample_rate, local_files_only=True), base
+    except (OSError, ValueError):
+        pass
+    if _hub_offline():
+        raise TinykdError(f"{base!r} is not a local directory and is not in the hub cache, and HF_HUB_OFFLINE is set; {HUB_OFFLINE_HINT}")
+    model = _from_pretrained(AutoModelForAudioClassification, base, base, local_files_only=False, **kwargs)
+    return model, _feature_extractor_or_default(base, sample_rate, local_files_only=False), base
+
+
+def _from_pretrained(cls, where: str, name: str, **kwargs):
+    try:
+        return cls.from_pretrained(where, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if kwargs.get("local_files_only"):
+            raise TinykdError(f"{name}: cannot load the model ({first})") from None
+        raise TinykdError(f"{name!r}: cannot download or load it from the Hugging Face hub ({first[:160]}); {HUB_OFFLINE_HINT}") from None
+
+
+def _feature_extractor_or_default(where: str, sample_rate: int, local_files_only: bool):
+    from transformers import AutoFeatureExtractor
+
+    try:
+        fe = AutoFeatureExtractor.from_pretrained(where, local_files_only=local_files_only, trust_remote_code=False)
+    except (OSError, ValueError, KeyError):
+        return default_feature_extractor(sample_rate)
+    rate = getattr(fe, "sampling_rate", sample_rate)
+    if rate != sample_rate:
+        raise TinykdError(f"{where}: the model expects {rate} Hz audio but the data is loaded at {sample_rate} Hz; set the data sample rate to {rate}")
+    return fe
+
+
+def load_teacher(path: str | Path, attentions: bool = True):
+    """(model, feature_extractor) of a trained teacher directory, eval mode, eager attention when needed."""
+    from transformers import AutoModelForAudioClassification
+
+    path = Path(path)
+    if not path.is_dir():
+        raise TinykdError(f"{path}: teacher directory not found (train one with `tinykd teacher train`)")
+    _check_local_dir(path)
+    kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True, trust_remote_code=False)
+    if attentions:
+        # SDPA returns no attention weights (FIELD-NOTES); rollout needs them.
+        kwargs["attn_implementation"] = "eager"
+    model = _from_pretrained(AutoModelForAudioClassification, str(path), str(path), **kwargs)
+    model.eval()
+    sample_rate = teacher_sample_rate(path)
+    return model, _feature_extractor_or_default(str(path), sample_rate, local_files_only=True)
+
+
+def teacher_sample_rate(path: Path) -> int:
+    meta = path / "tinykd_teacher.json"
+    if meta.is_file():
+        try:
+            return int(json.loads(meta.read_text())["data_config"]["sample_rate"])
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+            pass
+    pre = path / "preprocessor_config.json"
+    if pre.is_file():
+        try:
+            return int(json.loads(pre.read_text())["sampling_rate"])
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+            pass
+    return DEFAULT_SPEC.sample_rate
+
+
+def model_inputs(fe, x: np.ndarray, sample_rate: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Waveforms [batch, samples] -> the model's keyword inputs on `device`."""
+    feats = fe(list(np.asarray(x, dtype=np.float32)), sampling_rate=sample_rate, return_tensors="pt", padding=False)
+    return {k: v.to(device) for k, v in feats.items() if k in ("input_values", "input_features")}
+
+
+def teacher_identity(path: str | Path, model=None) -> dict[str, str]:
+    """name, config_hash, weights_hash: what a cache records to say which teacher made it."""
+    path = Path(path)
+    config = json.loads((path / "config.json").read_text())
+    # Version fields change when re-saved by a newer transformers; the model does not.
+    for key in ("transformers_version", "_name_or_path", "_attn_implementation_autoset"):
+        config.pop(key, None)
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    h = hashlib.sha256()
+    for weights in sorted(path.glob("*.safetensors")):
+        with open(weights, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return {"name": path.resolve().name, "config_hash": config_hash, "weights_hash": h.hexdigest()[:16]}

@@ -1,0 +1,229 @@
+"""Fine-tuning a teacher on a data set's training split (`tinykd teacher train`).
+
+One run: AdamW with linear warm-up then linear decay to zero, optional gradient accumulation, evaluation on
+the validation split after every epoch, and the best checkpoint (highest validation accuracy, earliest on a
+tie) kept in the output folder. Each file in the folder is replaced atomically, so an interrupted run leaves
+the last best checkpoint loadable; `tinykd_teacher.json` says whether the run finished.
+
+The output folder: `config.json` + `model.safetensors` (save_pretrained), `preprocessor_config.json` (the
+feature extractor: per-utterance normalisation), `labels.json` (class names, index = class id),
+`tinykd_teacher.json` (train config, data config, front-end spec, base, best epoch, test accuracy, status),
+`train_metrics.json` (per-epoch train loss/accuracy, val loss/accuracy, learning rate, seconds).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from tinykd.configio import save_json, to_dict
+from tinykd.errors import TinykdError
+from tinykd.frontend.spec import FrontEndSpec
+from tinykd.teacher.augment import augment_batch
+from tinykd.teacher.config import TeacherTrainConfig
+from tinykd.teacher.progress import ProgressBar
+from tinykd.teacher.model import load_for_finetuning, model_inputs, resolve_device
+
+TEACHER_META = "tinykd_teacher.json"
+LABELS_FILE = "labels.json"
+METRICS_FILE = "train_metrics.json"
+
+
+@dataclass
+class TeacherTrainResult:
+    out_dir: Path
+    best_epoch: int
+    best_val_accuracy: float | None
+    test_accuracy: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train_teacher(
+    data_root: str | Path,
+    out_dir: str | Path,
+    cfg: TeacherTrainConfig,
+    data_config: Any = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TeacherTrainResult:
+    """Load the data set at `data_root` (tinykd.data) and fine-tune `cfg.base` on it."""
+    from tinykd.data import DataConfig, load_dataset
+
+    data_config = data_config if data_config is not None else DataConfig()
+    ds = load_dataset(data_root, data_config)
+    train = ds.load_split("train")
+    if len(train.y) == 0:
+        raise TinykdError(f"{data_root}: the training split is empty; check the split setting ({data_config.split!r})")
+    val = ds.load_split("val")
+    test = ds.load_split("test")
+    return fit_teacher(
+        (train.x, train.y),
+        (val.x, val.y) if len(val.y) else None,
+        (test.x, test.y) if len(test.y) else None,
+        labels=list(ds.labels),
+        sample_rate=int(data_config.sample_rate),
+        cfg=cfg,
+        out_dir=out_dir,
+        extra_meta={"data_root": str(data_root), "data_config": to_dict(data_config), "dataset_fingerprint": ds.fingerprint()},
+        progress=progress,
+        log=log,
+    )
+
+
+def fit_teacher(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
+    test: tuple[np.ndarray, np.ndarray] | None,
+    labels: list[str],
+    sample_rate: int,
+    cfg: TeacherTrainConfig,
+    out_dir: str | Path,
+    extra_meta: dict[str, Any] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> TeacherTrainResult:
+    """Fine-tune on arrays (x float32 [n, samples], y int64 [n]); see the module docstring for outputs."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TinykdError(f"{out_dir}: exists and is not a folder; pass another --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    device = resolve_device(cfg.device)
+
+    model, fe, base_name = load_for_finetuning(cfg.base, labels, cfg.tiny, sample_rate)
+    if cfg.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    model.to(device)
+
+    x_train, y_train = train
+    n_batches = math.ceil(len(y_train) / cfg.batch_size)
+    steps_per_epoch = math.ceil(n_batches / cfg.grad_accum)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_ratio * total_steps)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, warmup, total_steps))
+
+    meta: dict[str, Any] = {
+        "status": "training",
+        "base": base_name,
+        "labels": labels,
+        "sample_rate": sample_rate,
+        "input_normalisation": "per utterance: (x - mean) / sqrt(var + 1e-7), Wav2Vec2 feature extractor",
+        "frontend": FrontEndSpec(sample_rate=sample_rate).to_dict(),
+        "train_config": to_dict(cfg),
+        "n_params": int(sum(p.numel() for p in model.parameters())),
+        **(extra_meta or {}),
+    }
+    save_json(out_dir / LABELS_FILE, labels)
+    save_json(out_dir / TEACHER_META, meta)
+    log(f"teacher: {base_name}, {meta['n_params']:,} parameters, {len(y_train)} training clips, device {device}")
+
+    history: list[dict[str, Any]] = []
+    best_acc: float | None = None
+    best_epoch = 0
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = rng.permutation(len(y_train))
+        loss_sum, correct, seen = 0.0, 0, 0
+        with ProgressBar(progress, f"epoch {epoch}/{cfg.epochs}", n_batches) as advance:
+            for b in range(n_batches):
+                idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                xb = x_train[idx]
+                if cfg.augment:
+                    xb = augment_batch(xb, rng, cfg.augmentation, sample_rate)
+                yb = torch.as_tensor(y_train[idx], dtype=torch.long, device=device)
+                out = model(**model_inputs(fe, xb, sample_rate, device), labels=yb)
+                (out.loss / cfg.grad_accum).backward()
+                if (b + 1) % cfg.grad_accum == 0 or b + 1 == n_batches:
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                loss_sum += out.loss.item() * len(idx)
+                correct += int((out.logits.argmax(-1) == yb).sum())
+                seen += len(idx)
+                advance(1, f"loss {loss_sum / seen:.3f} acc {correct / seen:.3f}")
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": loss_sum / seen,
+            "train_accuracy": correct / seen,
+            "lr": scheduler.get_last_lr()[0],
+        }
+        if val is not None:
+            row["val_loss"], row["val_accuracy"], _ = evaluate(model, fe, val[0], val[1], sample_rate, device, cfg.batch_size)
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        history.append(row)
+        score = row.get("val_accuracy", row["train_accuracy"])
+        if best_acc is None or score > best_acc:
+            best_acc, best_epoch = score, epoch
+            _save_checkpoint(model, fe, out_dir)
+            model.to(device)
+        save_json(out_dir / METRICS_FILE, {"best_epoch": best_epoch, "epochs": history})
+        log(
+            f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
+            + (f", val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f}" if val is not None else "")
+            + f" ({row['seconds']:.0f} s){' *best' if best_epoch == epoch else ''}"
+        )
+
+    test_acc = None
+    if test is not None:
+        from tinykd.teacher.model import load_teacher
+
+        best, best_fe = load_teacher(out_dir, attentions=False)
+        best.to(device)
+        _, test_acc, _ = evaluate(best, best_fe, test[0], test[1], sample_rate, device, cfg.batch_size)
+        log(f"best checkpoint (epoch {best_epoch}): test accuracy {test_acc:.4f} on {len(test[1])} clips")
+    metrics = {"best_epoch": best_epoch, "best_val_accuracy": best_acc if val is not None else None, "test_accuracy": test_acc, "epochs": history}
+    save_json(out_dir / METRICS_FILE, metrics)
+    meta.update(status="complete", best_epoch=best_epoch, best_val_accuracy=metrics["best_val_accuracy"], test_accuracy=test_acc)
+    save_json(out_dir / TEACHER_META, meta)
+    return TeacherTrainResult(out_dir, best_epoch, metrics["best_val_accuracy"], test_acc, history)
+
+
+def evaluate(model, fe, x: np.ndarray, y: np.ndarray, sample_rate: int, device: torch.device, batch_size: int = 32):
+    """(mean cross-entropy, accuracy, logits [n, C]) of `model` on arrays, eval mode, no gradients."""
+    was_training = model.training
+    model.eval()
+    logits = []
+    with torch.inference_mode():
+        for start in range(0, len(y), batch_size):
+            out = model(**model_inputs(fe, x[start : start + batch_size], sample_rate, device))
+            logits.append(out.logits.float().cpu())
+    model.train(was_training)
+    all_logits = torch.cat(logits) if logits else torch.zeros((0, model.config.num_labels))
+    target = torch.as_tensor(y, dtype=torch.long)
+    loss = float(torch.nn.functional.cross_entropy(all_logits, target)) if len(y) else float("nan")
+    acc = float((all_logits.argmax(-1) == target).float().mean()) if len(y) else float("nan")
+    return loss, acc, all_logits.numpy()
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _save_checkpoint(model, fe, out_dir: Path) -> None:
+    """save_pretrained into a scratch folder beside the output, then move each file in with os.replace."""
+    tmp = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=out_dir))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        fe.save_pretrained(tmp)
+        for item in sorted(tmp.iterdir()):
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
