@@ -1,0 +1,118 @@
+"""Keras student -> int8 TFLite flatbuffer whose front end stays where TFLM can run it.
+
+Path (Keras 3): `model.export(dir, "tf_saved_model")` with a fixed batch of 1 (a dynamic batch leaves
+-1 reshapes that TFLM mis-sizes, and shape-computing ops), `TFLiteConverter.from_saved_model`, calibration
+only (`_experimental_calibrate_only`), then the converter's MLIR quantizer with a deny list (the same
+mechanism as `tf.lite.experimental.QuantizationDebugger`'s selective quantization):
+
+- frontend "float": every op of the LogMelFrontEnd layer stays float32 (input float32 waveform); the first
+  body op is preceded by QUANTIZE. TFLM has no int8 LOG, and the power spectrum spans ~14 decades, far more
+  than int8 can hold, so this is the accurate default.
+- frontend "int8": the whole model is int8 (input int8 waveform) except the front end's MAXIMUM and LOG
+  (float only in TFLM; the 1e-10 log floor would round to 0 in int8). Smaller arena, lower accuracy; the
+  students' 64 KB presets set it (`frontend_int8` in models/*.json).
+
+Weights are int8 per channel for convolutions. The model's input and output types follow the front end
+(the MLIR quantizer makes both float32 or both int8; it ignores separate input/output types): "float" gives
+a float32 waveform in and float32 class scores (logits) out; "int8" gives an int8 waveform in (saves 3/4 of
+the input tensor in the arena) and int8 logits out, each with its scale and zero point.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from typing import Iterable
+
+import numpy as np
+
+from tinykd.errors import TinykdError
+from tinykd.quantize.graph import read_graph
+
+FRONTEND_MODES = ("float", "int8")
+FLOAT_ONLY_FRONTEND_OPS = ("MAXIMUM", "LOG")
+
+
+def frontend_layer_name(model) -> str:
+    """Name of the LogMelFrontEnd layer of a waveform-in student."""
+    from tinykd.frontend.keras_layer import LogMelFrontEnd
+
+    names = [layer.name for layer in model.layers if isinstance(layer, LogMelFrontEnd)]
+    if len(names) != 1:
+        raise TinykdError(
+            f"model {model.name!r} has {len(names)} LogMelFrontEnd layers; tinykd quantizes waveform-in students "
+            "with exactly one front end"
+        )
+    return names[0]
+
+
+def _belongs_to(tensor_name: str, layer: str) -> bool:
+    # Converted names look like "<model>_1/<layer>_1/Log"; fused ops join several names with ';'.
+    pattern = re.compile(rf"(^|/){re.escape(layer)}(_\d+)?/")
+    return any(pattern.search(part) for part in tensor_name.split(";"))
+
+
+def calibrate(model, representative: np.ndarray) -> bytes:
+    """Export `model` with batch 1 and return the calibrated float flatbuffer (min/max recorded)."""
+    import keras
+    import tensorflow as tf
+
+    rep = np.asarray(representative, dtype=np.float32)
+    n_samples = int(model.inputs[0].shape[-1])
+    if rep.ndim != 2 or rep.shape[1] != n_samples:
+        raise TinykdError(f"representative set must be [clips, {n_samples}] samples, got shape {rep.shape}")
+    if rep.shape[0] == 0:
+        raise TinykdError("representative set is empty; give --data with training clips")
+
+    def samples() -> Iterable[list[np.ndarray]]:
+        for row in rep:
+            yield [row[None, :]]
+
+    with tempfile.TemporaryDirectory(prefix="tinykd_export_") as tmp:
+        model.export(tmp, "tf_saved_model", verbose=False,
+                     input_signature=[keras.InputSpec(shape=(1, n_samples), dtype="float32")])
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = samples
+        converter.experimental_mlir_quantizer = True
+        converter._experimental_calibrate_only = True  # quantized below, with the chosen ops left float
+        try:
+            return converter.convert()
+        except Exception as exc:  # the converter raises ConverterError and others with long messages
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise TinykdError(f"TFLite converter failed on model {model.name!r}: {first}") from None
+
+
+def float_nodes(calibrated: bytes, frontend_layer: str, frontend: str) -> list[str]:
+    """Output tensor names of the ops to keep float (the quantizer's `denylisted_nodes`)."""
+    graph = read_graph(calibrated)
+    nodes = []
+    for op in graph.ops:
+        name = graph.tensors[op.outputs[0]].name
+        if not _belongs_to(name, frontend_layer):
+            continue
+        if frontend == "float" or op.name in FLOAT_ONLY_FRONTEND_OPS:
+            nodes.extend(graph.tensors[i].name for i in op.outputs)
+    if not nodes:
+        raise TinykdError(f"found no ops of the front-end layer {frontend_layer!r} in the converted model")
+    return sorted(set(nodes))
+
+
+def quantize_int8(model, representative: np.ndarray, frontend: str = "float") -> bytes:
+    """The int8 flatbuffer (see the module docstring for what stays float)."""
+    from tensorflow.lite.python import convert as tfl_convert
+
+    if frontend not in FRONTEND_MODES:
+        raise TinykdError(f"--frontend must be one of {', '.join(FRONTEND_MODES)}, got {frontend!r}")
+    layer = frontend_layer_name(model)
+    calibrated = calibrate(model, representative)
+    deny = float_nodes(calibrated, layer, frontend)
+    try:
+        return tfl_convert.mlir_quantize(
+            calibrated,
+            fully_quantize=frontend == "int8",
+            denylisted_nodes=deny,
+        )
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise TinykdError(f"int8 quantization failed on model {model.name!r}: {first}") from None

@@ -1,0 +1,117 @@
+"""Proof in the real TFLite Micro interpreter: allocate, invoke every example, measure the arena.
+
+The work happens in `tinykd.quantize.tflm_worker` (a child process): TFLM prints its arena report and its
+kernel errors on the C-level stderr, which a child's pipe captures whole, and a crashing kernel cannot take
+the quantizer down. A failure becomes a `TflmError` naming the op, its node number and its dtypes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from tinykd.errors import TinykdError
+from tinykd.quantize.graph import Graph
+
+# Arena handed to TFLM while measuring; the recording allocator reports what it really used.
+MEASURE_ARENA_BYTES = 64 * 1024 * 1024
+_ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
+_NODE_FAIL = re.compile(r"Node (\S+) \(number (\d+)\) failed to (prepare|invoke|init)")
+_NO_OP = re.compile(r"Didn't find op for builtin opcode '([^']+)'")
+_NO_REG = re.compile(r"Failed to get registration from op code (\S+)")
+
+
+class TflmError(TinykdError):
+    """The TFLite Micro interpreter cannot allocate or run the model."""
+
+
+@dataclass(frozen=True)
+class TflmRun:
+    outputs: np.ndarray  # [n, n_outputs] in the output tensor's dtype
+    arena_bytes: int  # "Arena allocation total" (RecordingMicroAllocator)
+    allocations: str  # the full print_allocations() report
+    invoke_seconds: tuple[float, ...]
+    exact_arena_ok: bool  # a fresh interpreter with exactly arena_bytes allocated and invoked
+
+
+def _describe_failure(stderr: str, graph: Graph) -> str:
+    """One line naming the op TFLM rejected and its dtypes, from TFLM's own messages."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    m = _NO_OP.search(stderr) or _NO_REG.search(stderr)
+    if m:
+        op = m.group(1)
+        nodes = [o for o in graph.ops if o.name == op]
+        dtypes = sorted({graph.tensors[i].dtype for o in nodes for i in o.inputs if i >= 0 and not graph.tensors[i].constant})
+        where = f" (node {nodes[0].index}, input {'/'.join(dtypes)})" if nodes else ""
+        return f"TFLite Micro has no kernel for op {op}{where}; remove or replace that layer"
+    m = _NODE_FAIL.search(stderr)
+    if m:
+        op, node, stage = m.group(1), int(m.group(2)), m.group(3)
+        cause = ""
+        for i, ln in enumerate(lines):
+            if _NODE_FAIL.search(ln) and i > 0:
+                cause = lines[i - 1]
+                break
+        cause = re.sub(r"^\S+\.cc:\d+\s*", "", cause)
+        dtypes = ""
+        if 0 <= node < len(graph.ops):
+            o = graph.ops[node]
+            ins = [graph.tensors[i].dtype for i in o.inputs if i >= 0 and not graph.tensors[i].constant]
+            outs = [graph.tensors[i].dtype for i in o.outputs]
+            dtypes = f" with {'/'.join(ins) or 'no'} input and {'/'.join(outs)} output"
+        return f"TFLite Micro cannot {stage} op {op} (node {node}){dtypes}: {cause or 'see TFLM log'}"
+    tail = lines[-1] if lines else "no message"
+    return f"TFLite Micro rejected the model: {tail}"
+
+
+def run_tflm(
+    flatbuffer: bytes,
+    inputs: np.ndarray,
+    graph: Graph,
+    progress: Callable[[int, int], None] | None = None,
+) -> TflmRun:
+    """Invoke the model on every row of `inputs` (already in the input tensor's dtype) in TFLM."""
+    with tempfile.TemporaryDirectory(prefix="tinykd_tflm_") as tmp:
+        tmp = Path(tmp)
+        (tmp / "model.tflite").write_bytes(flatbuffer)
+        np.save(tmp / "inputs.npy", np.ascontiguousarray(inputs), allow_pickle=False)
+        cmd = [sys.executable, "-m", "tinykd.quantize.tflm_worker", str(tmp / "model.tflite"), str(tmp / "inputs.npy"),
+               str(tmp / "outputs.npy"), str(MEASURE_ARENA_BYTES)]
+        with open(tmp / "stderr.txt", "w+b") as err:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+            result: dict = {}
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("progress ") and progress is not None:
+                    done, total = line.split()[1:3]
+                    progress(int(done), int(total))
+                elif line.startswith("{"):
+                    result = json.loads(line)
+            proc.wait()
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+        if proc.returncode != 0 or result.get("stage") != "done":
+            if result.get("stage") in ("allocate", "invoke"):
+                raise TflmError(_describe_failure(stderr, graph))
+            raise TflmError(f"TFLite Micro interpreter process failed (exit {proc.returncode}): {_describe_failure(stderr, graph)}")
+        allocations = stderr.split("---allocations---", 1)[-1].strip()
+        m = _ARENA_TOTAL.search(allocations)
+        if not m:
+            raise TflmError("TFLite Micro printed no 'Arena allocation total' line; check the tflite-micro install")
+        arena = int(m.group(1))
+        outputs = np.load(tmp / "outputs.npy", allow_pickle=False)
+        exact = subprocess.run(
+            [sys.executable, "-m", "tinykd.quantize.tflm_worker", "--exact", str(tmp / "model.tflite"),
+             str(tmp / "inputs.npy"), str(arena)],
+            capture_output=True, text=True,
+        )
+        exact_ok = exact.returncode == 0
+    return TflmRun(outputs, arena, allocations, tuple(result["invoke_seconds"]), exact_ok)
