@@ -87,3 +87,82 @@ def describe_all(
     return [
         describe(os.path.join(folder, f"{name}.json"), clip_seconds, n_classes) for name in preset_names(folder)
     ]
+
+
+def _channels_text(channels: list[int]) -> str:
+    """[12, 24, 32, 32, 32] -> '12,24,32x3'."""
+    parts: list[str] = []
+    i = 0
+    while i < len(channels):
+        j = i
+        while j + 1 < len(channels) and channels[j + 1] == channels[i]:
+            j += 1
+        run = j - i + 1
+        parts.append(f"{channels[i]}x{run}" if run > 1 else str(channels[i]))
+        i = j + 1
+    return ",".join(parts)
+
+
+def _si(value: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value:.0f}"
+
+
+def presets_table(rows: list[dict]):
+    """A rich table of `describe` results (one row per preset); `arena_bytes` is shown when measured."""
+    from rich.table import Table
+
+    measured = any("arena_bytes" in row for row in rows)
+    n_classes = sorted({row["n_classes"] for row in rows})
+    seconds = sorted({row["clip_seconds"] for row in rows})
+    table = Table(
+        title="Student presets",
+        caption=(
+            f"{'/'.join(map(str, n_classes))} classes, {'/'.join(map(str, seconds))} s clips. MACs are per second of "
+            "audio. Peak = largest input+output of one layer of the int8 body; front end peak in its own precision "
+            "(int8 when the preset quantizes it, else float32). Flatbuffer: estimate for int8 weights."
+            + (" Arena: measured in the TFLM interpreter." if measured else " Arena: run with --measure.")
+        ),
+    )
+    for col, justify in (
+        ("preset", "left"), ("head", "left"), ("channels", "left"), ("front end", "left"), ("params", "right"),
+        ("MAC/s front end", "right"), ("MAC/s body", "right"), ("peak act. (body)", "right"),
+        ("peak act. (front end)", "right"), ("flatbuffer est.", "right"),
+    ):
+        table.add_column(col, justify=justify)
+    if measured:
+        table.add_column("arena (TFLM)", justify="right")
+    for row in rows:
+        fe = row["frontend"]
+        front = (
+            f"{fe['win_length']}/{fe['hop_length']} @ {fe['sample_rate'] // 1000} kHz, {fe['n_mels']} mels"
+            f"{', int8' if row['frontend_int8'] else ''}"
+        )
+        cells = [
+            row["name"], row["head"], _channels_text(row["channels"]), front, f"{row['params']:,}",
+            _si(row["macs_per_second"]["frontend"]), _si(row["macs_per_second"]["body"]),
+            f"{row['peak_activation_bytes']:,} B", f"{row['frontend_peak_bytes']:,} B",
+            f"{row['flatbuffer_bytes_estimate']:,} B",
+        ]
+        if measured:
+            cells.append(f"{row['arena_bytes']:,} B" if "arena_bytes" in row else "-")
+        table.add_row(*cells)
+    return table
+
+
+def layers_table(row: dict):
+    """A rich table of one preset's layers (shape, parameters, MACs, live activation elements)."""
+    from rich.table import Table
+
+    table = Table(title=f"{row['name']}: layers ({row['clip_seconds']} s clip, {row['n_classes']} classes)")
+    for col, justify in (("layer", "left"), ("stage", "left"), ("output", "left"), ("params", "right"),
+                         ("MACs", "right"), ("live elements", "right")):
+        table.add_column(col, justify=justify)
+    for layer in row["layers"]:
+        table.add_row(
+            layer["name"], layer["stage"], "x".join(map(str, layer["out_shape"])), f"{layer['params']:,}",
+            f"{layer['macs']:,}", f"{layer['live_elements']:,}",
+        )
+    return table

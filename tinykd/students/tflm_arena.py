@@ -133,3 +133,33 @@ def _capture_fd2(fn) -> str:
             os.close(saved)
         sink.seek(0)
         return sink.read().decode("utf-8", "replace")
+
+
+def example_clips(n: int, samples: int, sample_rate: int, seed: int = 0) -> np.ndarray:
+    """Speech-like calibration clips (harmonic tones under a syllable envelope, plus noise), float32 [n, samples].
+
+    The arena depends only on tensor shapes, so these serve any arena measurement; a real quantization
+    calibrates on real clips (tinykd.quantize).
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / sample_rate
+    clips = np.empty((n, samples), dtype=np.float32)
+    for i in range(n):
+        f0 = rng.uniform(90, 250)
+        tone = sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 2 * np.pi)) / h for h in range(1, 8))
+        envelope = np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t + rng.uniform(0, np.pi)), 0, None)
+        clips[i] = (rng.uniform(0.05, 0.5) * envelope * tone + 0.01 * rng.standard_normal(samples)).astype(np.float32)
+    return clips
+
+
+def measure_preset(preset, n_classes: int = 10, clip_seconds: float | None = None, n_calibration: int = 8) -> ArenaReport:
+    """Build a preset (untrained weights: the arena depends only on shapes), convert it as its
+    `frontend_int8` hint says, and measure it in TFLM."""
+    from tinykd.students.build import build_student
+    from tinykd.students.config import load_student_config
+
+    config = load_student_config(preset)
+    samples = config.clip_samples(clip_seconds)
+    model = build_student(config, n_classes, samples)
+    clips = example_clips(n_calibration, samples, config.spec().sample_rate)
+    return measure_arena(convert_int8(model, clips, config.frontend_int8), clips[0])
