@@ -224,6 +224,60 @@ def teacher_export(
 # ---------------------------------------------------------------------------------------------
 
 # [distill commands]
+@app.command("models")
+def models_list(
+    presets: Optional[list[str]] = typer.Argument(
+        None, help="Preset names or preset JSON files to show (default: every preset in the preset folder)."
+    ),
+    clip_seconds: float = typer.Option(1.0, "--clip-seconds", help="Clip length the figures are computed for (s)."),
+    classes: int = typer.Option(10, "--classes", help="Number of classes (changes only the last Dense layer)."),
+    models_dir: Optional[Path] = typer.Option(
+        None, "--dir", help="Preset folder (default: $TINYKD_MODELS, else models/ of the checkout or installation)."
+    ),
+    layers: bool = typer.Option(False, "--layers", help="Also print every preset's layers: output shape, parameters, MACs."),
+    measure: bool = typer.Option(
+        False, "--measure", help="Also convert each preset to int8 TFLite and measure its arena in the TFLM interpreter (a few s each)."
+    ),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON to this file ('-': print JSON only)."),
+) -> None:
+    """List the student presets with parameters, MACs per second of audio, activation memory and flatbuffer size.
+
+    Figures are counted analytically per layer (front end shown separately); see docs/students.md.
+    """
+    import json
+
+    from tinykd.configio import save_json
+    from tinykd.students.config import models_dir as default_models_dir, preset_names
+    from tinykd.students.describe import describe, layers_table, presets_table
+
+    folder = models_dir if models_dir is not None else default_models_dir()
+    if models_dir is not None and not models_dir.is_dir():
+        raise TinykdError(f"--dir {models_dir}: not a folder")
+    names = list(presets) if presets else preset_names(folder)
+    if not names:
+        raise TinykdError(f"no presets (*.json) in {folder}")
+    resolved = [n if n.endswith(".json") else str(folder / f"{n}.json") if (folder / f"{n}.json").is_file() else n for n in names]
+    rows = [describe(p, clip_seconds, classes) for p in resolved]
+    if measure:
+        from tinykd.students.tflm_arena import measure_preset
+
+        with console.status("converting and measuring in TFLM") as status:
+            for path, row in zip(resolved, rows):
+                status.update(f"converting {row['name']} to int8 and measuring its TFLM arena")
+                report = measure_preset(path, classes, clip_seconds)
+                row["arena_bytes"], row["flatbuffer_bytes"] = report.arena_bytes, report.flatbuffer_bytes
+    if json_out is not None and str(json_out) == "-":
+        print(json.dumps(rows, indent=2))
+        return
+    console.print(presets_table(rows))
+    if layers:
+        for row in rows:
+            console.print(layers_table(row))
+    console.print(f"presets from {folder}")
+    if json_out is not None:
+        save_json(json_out, rows)
+        console.print(f"figures written to {json_out}")
+
 
 # ---------------------------------------------------------------------------------------------
 # quantize and C export  (tinykd.quantize, tinykd.emit)
