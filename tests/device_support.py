@@ -100,3 +100,26 @@ class VirtualBoard:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def emit_c_files(run_dir: Path, arena_margin: float = 1.25) -> Path:
+    """Write model_data.h/.cc and model_ops.h for RUN/int8/model_int8.tflite with tinykd's own emitter."""
+    from tinykd.device.model import load_device_model, measure_arena_bytes
+    from tinykd.emit.c_model import ModelSource, TensorSpec
+    from tinykd.emit.write import write_c_sources
+    from tinykd.quantize.graph import read_graph
+
+    model = load_device_model(run_dir)
+    interp = model.interpreter()
+
+    def spec(d) -> TensorSpec:
+        q = d["quantization_parameters"]
+        scale = float(q["scales"][0]) if len(q["scales"]) else 0.0
+        zp = int(q["zero_points"][0]) if len(q["zero_points"]) else 0
+        return TensorSpec(np.dtype(d["dtype"]).name, tuple(int(v) for v in d["shape"]), scale, zp)
+
+    measured = measure_arena_bytes(model.flatbuffer)
+    src = ModelSource(model.flatbuffer, tuple(model.labels), model.sample_rate, spec(interp.get_input_details(0)),
+                      spec(interp.get_output_details(0)), measured, int(measured * arena_margin))
+    write_c_sources(src, read_graph(model.flatbuffer).op_names(), run_dir / "int8")
+    return run_dir / "int8"

@@ -327,6 +327,13 @@ static void test_board() {
   CHECK(lines[1].rfind("R,1,mic1,up,0.500000,1.000000,1.500000,fe_us=11,inf_us=222*", 0) == 0);
   CHECK(lines[2].rfind("R,2,mic1,up,", 0) == 0);  // window end 12 samples = 1.5 ms -> 1 ms
 
+  // A clip in stream mode is refused (the mic owns stream mode).
+  fx.cap.out.clear();
+  send(&fx.b, frame(TKD_FRAME_CLIP, 9, 1, clip_payload(1, 8)));
+  lines = split_lines(fx.cap.out);
+  CHECK(lines.size() == 1 && lines[0].rfind("N,3,9,mode*", 0) == 0);
+  fx.b.seq = 3;
+
   // Verify mode: a clip is acknowledged, then answered; stream audio is ignored meanwhile.
   fx.cap.out.clear();
   send(&fx.b, frame(TKD_FRAME_MODE, 1, 0, {TKD_MODE_VERIFY}));
@@ -375,6 +382,44 @@ static void test_board() {
   tkd_board bad_board;
   tkd_board_config none = {};
   CHECK(!tkd_board_init(&bad_board, &none));
+}
+
+// The upload buffer doubles as the window buffer: windows wait while a frame is arriving.
+static void test_board_shared_buffer() {
+  Capture cap;
+  alignas(4) uint8_t upload[16];
+  int16_t ring[24];
+  tkd_board_config cfg = {};
+  cfg.fw_version = "x";
+  cfg.board_name = "host";
+  cfg.model_hash = "h";
+  cfg.labels = kLabels;
+  cfg.n_labels = 3;
+  cfg.sample_rate = 8000;
+  cfg.input_samples = 8;
+  cfg.hop_samples = 4;
+  cfg.default_mode = TKD_MODE_STREAM;
+  cfg.write = cap_write;
+  cfg.infer = cap_infer;
+  cfg.ctx = &cap;
+  cfg.upload_buf = upload;
+  cfg.ring_buf = ring;
+  cfg.ring_samples = 24;
+  cfg.window_buf = reinterpret_cast<int16_t*>(upload);
+  tkd_board b;
+  CHECK(tkd_board_init(&b, &cfg));
+  tkd_board_reset(&b);
+  auto mode = frame(TKD_FRAME_MODE, 1, 0, {TKD_MODE_STREAM});
+  std::vector<uint8_t> first(mode.begin(), mode.begin() + 16), rest(mode.begin() + 16, mode.end());
+  send(&b, first);
+  std::vector<int16_t> mic(12, 100);
+  tkd_board_audio(&b, mic.data(), 12);  // mid-frame: no window yet, the payload byte stays intact
+  CHECK(cap.calls == 0);
+  send(&b, rest);
+  auto lines = split_lines(cap.out);
+  CHECK(lines.size() == 2 && lines[1].rfind("A,1,1*", 0) == 0);
+  tkd_board_audio(&b, mic.data(), 0);  // idle again: the two due windows run
+  CHECK(cap.calls == 2);
 }
 
 // Golden vectors: lines and frames produced by this C code, decoded by the Python codec.
@@ -452,6 +497,7 @@ int main(int argc, char** argv) {
   test_stream();
   test_pcm();
   test_board();
+  test_board_shared_buffer();
   printf("%d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }

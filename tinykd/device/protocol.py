@@ -238,8 +238,5 @@ def parse_line(raw: bytes | str) -> Line:
     return BoardError(seq, unescape(rest[0]), unescape(rest[1]))
 
 
-def model_hash(tflite_bytes: bytes) -> str:
-    """`tinykd_model_hash`: the first 16 hex characters of sha256 of the .tflite flatbuffer."""
-    import hashlib
-
-    return hashlib.sha256(tflite_bytes).hexdigest()[:16]
+# `tinykd_model_hash` has one definition, in the emitter that writes it into model_data.cc.
+from tinykd.emit.c_model import model_hash  # noqa: E402,F401

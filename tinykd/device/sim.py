@@ -111,7 +111,6 @@ class VirtualBoard:
             labels := (ctypes.c_char_p * self.n_labels)(*[s.encode() for s in model.labels]),
             upload := ctypes.create_string_buffer(2 * n),
             ring := (ctypes.c_int16 * (n + 4 * self.hop))(),
-            window := (ctypes.c_int16 * n)(),
             write_cb := native.WRITE_FN(self._write),
             infer_cb := native.INFER_FN(self._infer),
         ]
@@ -122,7 +121,7 @@ class VirtualBoard:
             default_mode=MODE_STREAM if mode == "stream" else MODE_VERIFY,
             write=ctypes.cast(write_cb, ctypes.c_void_p), infer=ctypes.cast(infer_cb, ctypes.c_void_p),
             upload_buf=ctypes.addressof(upload), ring_buf=ctypes.addressof(ring), ring_samples=n + 4 * self.hop,
-            window_buf=ctypes.addressof(window),
+            window_buf=ctypes.addressof(upload),  # shared, as in the sketch (tkd_board.h)
         )
         self._keep.append(cfg)
         self.board = self.lib.tkd_host_board_new(ctypes.byref(cfg))

@@ -67,6 +67,7 @@ class VerifyReport:
     error: str | None = None
     min_agreement: float = 1.0
     passed: bool = False
+    report_file: str | None = None
 
 
 def load_clips(model: DeviceModel, data: str | Path, split: str = "test", limit: int | None = None,
@@ -313,6 +314,7 @@ def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOption
         if report.answered == 0 and report.error is None:
             report.error = "no clip was answered"
         if report_path:
+            report.report_file = str(report_path)
             save_json(report_path, report)
     return report
 

@@ -8,7 +8,7 @@ from rich.table import Table
 from tinykd.device.verify import VerifyReport
 
 
-def print_verify_report(console: Console, rep: VerifyReport, path=None) -> None:
+def print_verify_report(console: Console, rep: VerifyReport) -> None:
     t = Table(title=f"verify {rep.port}  model {rep.model_hash}", show_header=False)
     t.add_column(style="bold")
     t.add_column()
@@ -35,6 +35,6 @@ def print_verify_report(console: Console, rep: VerifyReport, path=None) -> None:
                       f"(max score diff {m['max_score_diff']:.2g})", highlight=False)
     for f in rep.failures[:20]:
         console.print(f"  failed clip {f['clip']} {f['file']}: {f['why']}", highlight=False)
-    if path or rep.model:
-        console.print(f"report: {path or 'MODEL_DIR/verify.json'}")
+    if rep.report_file:
+        console.print(f"report: {rep.report_file}")
     console.print("[green]PASS[/]" if rep.passed else "[red]FAIL[/]")

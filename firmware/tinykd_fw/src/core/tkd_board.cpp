@@ -122,6 +122,10 @@ static void handle_frame(tkd_board* b) {
       return;
     case TKD_FRAME_CLIP:
     default:
+      if (b->mode != TKD_MODE_VERIFY) {  // clips are for verify mode; the mic owns stream mode
+        nak(b, h->frame_id, "mode");
+        return;
+      }
       if (h->payload_len != b->cfg.input_samples * 2u) {
         nak(b, h->frame_id, "len");
         return;
@@ -172,6 +176,9 @@ void tkd_board_poll(tkd_board* b, uint32_t now_ms) { report(b, tkd_frame_poll(&b
 void tkd_board_audio(tkd_board* b, const int16_t* pcm, uint32_t n) {
   if (!b->stream_ok || b->mode != TKD_MODE_STREAM) return;
   tkd_stream_push(&b->stream, pcm, n);
+  // While an upload is arriving, the upload buffer may double as the window buffer: run windows later
+  // (the ring keeps the audio; windows that fall out of it are counted as dropped).
+  if (tkd_frame_busy(&b->parser)) return;
   uint64_t start = 0;
   while (tkd_stream_next(&b->stream, b->cfg.window_buf, &start)) {
     // Result lines carry the window's end time in ms since start-up as the id for stream mode.

@@ -37,6 +37,8 @@ typedef struct {
   void* ctx;
   // Buffers owned by the caller: an upload buffer of input_samples * 2 bytes (2-byte aligned)
   // and a stream ring of at least input_samples samples (may be null when stream mode is unused).
+  // window_buf may be the upload buffer itself (saves 2 * input_samples bytes): clips are only
+  // accepted in verify mode and no window runs while an upload is being received.
   uint8_t* upload_buf;
   int16_t* ring_buf;
   uint32_t ring_samples;

@@ -100,6 +100,8 @@ tkd_frame_status tkd_frame_feed(tkd_frame_parser* p, uint8_t byte, uint32_t now_
   }
 }
 
+int tkd_frame_busy(const tkd_frame_parser* p) { return p->state != S_MAGIC0; }
+
 size_t tkd_frame_encode(uint8_t type, uint16_t frame_id, uint32_t clip_id, const uint8_t* payload,
                         uint32_t payload_len, uint8_t* out, size_t out_cap) {
   size_t total = TKD_FRAME_HEADER_BYTES + static_cast<size_t>(payload_len) + TKD_FRAME_TRAILER_BYTES;

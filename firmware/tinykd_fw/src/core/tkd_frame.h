@@ -46,6 +46,9 @@ tkd_frame_status tkd_frame_feed(tkd_frame_parser* p, uint8_t byte, uint32_t now_
 // Call regularly when no bytes arrive: reports TKD_FRAME_ERR_TIMEOUT once for a stalled partial frame.
 tkd_frame_status tkd_frame_poll(tkd_frame_parser* p, uint32_t now_ms);
 
+// 1 while a frame is partly received (its payload is being written into the buffer).
+int tkd_frame_busy(const tkd_frame_parser* p);
+
 // Writes a whole frame into out (header + payload + crc); returns its size, or 0 if out is too small.
 size_t tkd_frame_encode(uint8_t type, uint16_t frame_id, uint32_t clip_id, const uint8_t* payload,
                         uint32_t payload_len, uint8_t* out, size_t out_cap);

@@ -1,0 +1,305 @@
+"""`tinykd flash`: generate a complete firmware project for a board, check the model fits, build, upload.
+
+The generated folder is self-contained: the sketch (or a PlatformIO project), the firmware's core sources,
+the emitted model files and a generated `tinykd_config.h`. Build tools are run with argument lists
+(never a shell string) and their output is streamed. `--dry-run` prints the tree and the exact commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tinykd import __version__
+from tinykd.boards import Board, check_fit, get_board
+from tinykd.device.link import list_ports
+from tinykd.device.native import core_dir, firmware_dir
+from tinykd.device.protocol import DEFAULT_BAUD, model_hash
+from tinykd.errors import TinykdError
+
+TOOLS = ("arduino-cli", "pio")
+MODEL_FILES = ("model_data.h", "model_data.cc", "model_ops.h")
+SKETCH = "tinykd_fw"
+BUILD_INFO = "tinykd_build.json"
+ESP32_INDEX = "https://espressif.github.io/arduino-esp32/package_esp32_index.json"
+
+INSTALL_HINTS = {
+    "arduino-cli": "install arduino-cli (https://arduino.github.io/arduino-cli/latest/installation/)",
+    "pio": "install PlatformIO Core (pip install platformio, or https://docs.platformio.org/en/latest/core/installation/)",
+}
+
+
+@dataclass
+class FlashOptions:
+    board: str
+    model: Path
+    port: str | None = None
+    tool: str = "arduino-cli"
+    out: Path | None = None
+    mode: str = "stream"
+    hop_ms: int = 500
+    baud: int = DEFAULT_BAUD
+    dry_run: bool = False
+    upload: bool = True
+
+
+@dataclass
+class FlashResult:
+    out: Path
+    commands: list[list[str]]
+    setup: list[list[str]] = field(default_factory=list)  # one-time tool setup, printed, never run
+    files: list[str] = field(default_factory=list)
+    fit: str = ""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    folder: Path
+    tflite: bytes
+    header: str
+    source: str
+    ops: str
+
+    @property
+    def arena_bytes(self) -> int:
+        return _define(self.header, "TINYKD_ARENA_BYTES")
+
+    @property
+    def sample_rate(self) -> int:
+        return _define(self.header, "TINYKD_SAMPLE_RATE")
+
+    @property
+    def input_samples(self) -> int:
+        return _define(self.header, "TINYKD_INPUT_SAMPLES")
+
+
+def _define(header: str, name: str) -> int:
+    m = re.search(rf"#define\s+{name}\s+(\d+)", header)
+    if not m:
+        raise TinykdError(f"model_data.h has no {name}; regenerate it with `tinykd export c` / `tinykd quantize`")
+    return int(m.group(1))
+
+
+def load_model_files(path: Path) -> ModelFiles:
+    """model_int8.tflite and the three emitted C files from RUN/int8/ (or that folder itself).
+
+    When only the emitted files are missing but quantize.json is there, they are emitted now
+    (tinykd.emit) into a temporary folder; the run folder is left as it was.
+    """
+    path = Path(path)
+    folder = next((c for c in (path / "int8", path) if (c / "model_int8.tflite").is_file()), None)
+    if folder is None:
+        if not path.exists():
+            raise TinykdError(f"{path}: no such run folder")
+        raise TinykdError(f"{path}: no int8/model_int8.tflite; run `tinykd quantize` on this run first")
+    src = folder
+    tmp = None
+    if not all((folder / f).is_file() for f in MODEL_FILES):
+        if not (folder / "quantize.json").is_file():
+            missing = [f for f in MODEL_FILES if not (folder / f).is_file()]
+            raise TinykdError(f"{folder}: {', '.join(missing)} missing and no quantize.json; run `tinykd quantize` again")
+        from tinykd.emit.write import export_c
+
+        tmp = Path(tempfile.mkdtemp(prefix="tinykd-emit-"))
+        export_c(folder, tmp)
+        src = tmp
+    try:
+        files = ModelFiles(folder, (folder / "model_int8.tflite").read_bytes(),
+                           *((src / f).read_text(encoding="utf-8") for f in MODEL_FILES))
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    m = re.search(r'tinykd_model_hash\[\]\s*=\s*"([0-9a-f]+)"', files.source)
+    if not m or m.group(1) != model_hash(files.tflite):
+        raise TinykdError(f"{folder}/model_data.cc does not hold model_int8.tflite (hash differs); "
+                          "run `tinykd export c` or `tinykd quantize` again")
+    return files
+
+
+def resolve_port(port: str | None, found: list[str]) -> str:
+    """The port to upload to: the one given, else the only one found."""
+    if port:
+        return port
+    if not found:
+        raise TinykdError("no serial port found: plug the board in (with a data USB cable) or pass --port")
+    if len(found) > 1:
+        raise TinykdError(f"several serial ports found ({', '.join(found)}); pass --port to choose one")
+    return found[0]
+
+
+def config_header(board: Board, files: ModelFiles, mode: str, hop_ms: int, baud: int) -> str:
+    hop = max(1, min(files.input_samples, files.sample_rate * hop_ms // 1000))
+    return "\n".join([
+        "// Generated by tinykd flash. Do not edit; run tinykd flash again.",
+        "#ifndef TINYKD_CONFIG_H",
+        "#define TINYKD_CONFIG_H",
+        "",
+        f'#define TINYKD_FW_VERSION "{__version__}"',
+        f'#define TINYKD_BOARD_NAME "{board.name}"',
+        f"#define TINYKD_BAUD {baud}",
+        f"#define TINYKD_DEFAULT_MODE {'TKD_MODE_VERIFY' if mode == 'verify' else 'TKD_MODE_STREAM'}",
+        f"#define TINYKD_HOP_SAMPLES {hop}  // {hop_ms} ms at {files.sample_rate} Hz",
+        "",
+        "#endif",
+        "",
+    ])
+
+
+def platformio_ini(board: Board, baud: int) -> str:
+    lines = [
+        "; Generated by tinykd flash.",
+        f"[env:{board.name}]",
+        f"platform = {board.pio_platform}",
+        f"board = {board.pio_board}",
+        "framework = arduino",
+        f"monitor_speed = {baud}",
+        "build_unflags = -std=gnu++11",
+        "build_flags = -std=gnu++17",
+    ]
+    if board.mcu.startswith("nrf"):
+        lines.append("lib_deps = spaziochirale/Chirale_TensorFlowLite")
+    return "\n".join(lines) + "\n"
+
+
+def _layout(opts: FlashOptions, board: Board, files: ModelFiles) -> dict[str, bytes]:
+    """Relative path -> content of every generated file."""
+    fw = firmware_dir() / SKETCH
+    sketch = (fw / f"{SKETCH}.ino").read_bytes()
+    common = {
+        "tinykd_pins.h": (fw / "tinykd_pins.h").read_bytes(),
+        "tinykd_config.h": config_header(board, files, opts.mode, opts.hop_ms, opts.baud).encode(),
+        "model_data.h": files.header.encode(),
+        "model_data.cpp": files.source.encode(),  # .cpp: every Arduino builder compiles it
+        "model_ops.h": files.ops.encode(),
+    }
+    for f in sorted(core_dir().iterdir()):
+        if f.suffix in (".h", ".cpp"):
+            common[f"src/core/{f.name}"] = f.read_bytes()
+    if opts.tool == "arduino-cli":
+        out = {f"{SKETCH}/{SKETCH}.ino": sketch}
+        out.update({f"{SKETCH}/{k}": v for k, v in common.items()})
+        return out
+    out = {"platformio.ini": platformio_ini(board, opts.baud).encode(), "src/main.cpp": sketch}
+    for k, v in common.items():
+        out[k if k.startswith("src/") else f"src/{k}"] = v
+    return out
+
+
+def _commands(opts: FlashOptions, board: Board, out: Path, port: str | None) -> tuple[list[list[str]], list[list[str]]]:
+    """(build/upload commands, one-time setup commands)."""
+    p = port or "PORT"
+    if opts.tool == "arduino-cli":
+        sketch = str(out / SKETCH)
+        build = str(out / "build")
+        cmds = [["arduino-cli", "compile", "--fqbn", board.fqbn, "--build-path", build, "--warnings", "default", sketch]]
+        if opts.upload:
+            cmds.append(["arduino-cli", "upload", "--fqbn", board.fqbn, "--port", p, "--input-dir", build, sketch])
+        core = board.fqbn.rsplit(":", 1)[0]
+        setup = [["arduino-cli", "core", "update-index", "--additional-urls", ESP32_INDEX]] if core.startswith("esp32") else []
+        setup.append(["arduino-cli", "core", "install", core] + (["--additional-urls", ESP32_INDEX] if core.startswith("esp32") else []))
+        if board.mcu.startswith("nrf"):
+            setup.append(["arduino-cli", "lib", "install", "Chirale_TensorFlowLite"])
+        return cmds, setup
+    cmds = [["pio", "run", "--project-dir", str(out)]]
+    if opts.upload:
+        cmds.append(["pio", "run", "--project-dir", str(out), "--target", "upload", "--upload-port", p])
+    return cmds, []
+
+
+def _write_tree(out: Path, tree: dict[str, bytes], info: dict) -> None:
+    """Write the project into a fresh sibling folder, then swap it in: never a half-written project."""
+    if out.exists() and any(out.iterdir()) and not (out / BUILD_INFO).is_file():
+        raise TinykdError(f"{out}: exists and is not a tinykd build folder; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for rel, data in tree.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _run(cmd: list[str], echo: Callable[[str], None]) -> None:
+    """Run one build/upload command, streaming its output line by line."""
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    except FileNotFoundError:
+        raise TinykdError(f"{cmd[0]} not found: {INSTALL_HINTS.get(cmd[0], 'install it')}") from None
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        echo(line.rstrip("\n"))
+    if proc.wait() != 0:
+        raise TinykdError(f"{shlex.join(cmd[:2])} failed (exit {proc.returncode}); its output is above")
+
+
+def flash(opts: FlashOptions, echo: Callable[[str], None] = print) -> FlashResult:
+    if opts.tool not in TOOLS:
+        raise TinykdError(f"unknown --tool {opts.tool!r}; use one of {', '.join(TOOLS)}")
+    if opts.mode not in ("stream", "verify"):
+        raise TinykdError(f"--mode must be stream or verify, got {opts.mode!r}")
+    if opts.hop_ms <= 0:
+        raise TinykdError(f"--hop-ms must be positive, got {opts.hop_ms}")
+    board = get_board(opts.board)
+    files = load_model_files(opts.model)
+    fit = check_fit(board, len(files.tflite), files.arena_bytes)
+    if not fit.fits:
+        raise TinykdError(f"{files.folder}: model does not fit {board.name}: {'; '.join(fit.problems)}; "
+                          "pick a bigger board (tinykd boards) or a smaller student")
+    exe = "arduino-cli" if opts.tool == "arduino-cli" else "pio"
+    if not opts.dry_run and not (shutil.which(exe) or (exe == "pio" and shutil.which("platformio"))):
+        raise TinykdError(f"{exe} not found on PATH: {INSTALL_HINTS[exe]}; or use --dry-run to only generate the project")
+    port = None
+    if opts.upload:
+        if opts.dry_run:
+            found = list_ports()
+            port = opts.port or (found[0] if len(found) == 1 else None)
+        else:
+            port = resolve_port(opts.port, list_ports())
+    out = Path(opts.out) if opts.out else files.folder.parent / f"firmware-{board.name}-{opts.tool}"
+    out = out.resolve()
+    tree = _layout(opts, board, files)
+    cmds, setup = _commands(opts, board, out, port)
+    info = {"tinykd": __version__, "board": board.name, "tool": opts.tool, "model_hash": model_hash(files.tflite),
+            "model": str(files.folder), "fit": fit.summary(), "mode": opts.mode, "baud": opts.baud,
+            "commands": cmds, "setup": setup}
+    _write_tree(out, tree, info)
+    result = FlashResult(out, cmds, setup, sorted(tree) + [BUILD_INFO], fit.summary())
+    echo(fit.summary())
+    if opts.dry_run:
+        echo(f"generated {out}/")
+        for rel in result.files:
+            size = (out / rel).stat().st_size
+            echo(f"  {rel}  ({size} B)")
+        echo("one-time setup (not run):" if setup else "one-time setup: none (PlatformIO installs the platform on first build)")
+        for cmd in setup:
+            echo(f"  {shlex.join(cmd)}")
+        echo("commands (not run, --dry-run):")
+        for cmd in cmds:
+            echo(f"  {shlex.join(cmd)}")
+        if opts.upload and port is None:
+            echo("  PORT: pass --port (ports found: " + (", ".join(list_ports()) or "none") + ")")
+        return result
+    for cmd in cmds:
+        echo(f"$ {shlex.join(cmd)}")
+        _run(cmd, echo)
+    return result
