@@ -398,7 +398,8 @@ def flash_cmd(
     from tinykd.device.flash import FlashOptions, flash
 
     result = flash(FlashOptions(board=board, model=model, port=port, tool=tool, out=out, mode=mode, hop_ms=hop_ms,
-                                baud=baud, dry_run=dry_run, upload=not no_upload), echo=console.print)
+                                baud=baud, dry_run=dry_run, upload=not no_upload),
+                   echo=lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False))
     console.print(f"build folder: {result.out}")
 
 
@@ -442,7 +443,7 @@ def verify_cmd(
 
     opts = VerifyOptions(baud=baud, min_agreement=min_agreement, retries=retries, answer_timeout=timeout, limit=limit)
     rep = verify(port, model, data, split, opts, report, progress=True)
-    print_verify_report(console, rep, report)
+    print_verify_report(console, rep)
     if rep.error:
         raise TinykdError(rep.error)
     if not rep.passed:
