@@ -79,8 +79,17 @@ def calibrate(model, representative: np.ndarray) -> bytes:
         try:
             return converter.convert()
         except Exception as exc:  # the converter raises ConverterError and others with long messages
-            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            raise TinykdError(f"TFLite converter failed on model {model.name!r}: {first}") from None
+            raise TinykdError(f"TFLite converter failed on model {model.name!r}: {_converter_reason(exc)}") from None
+
+
+def _converter_reason(exc: Exception) -> str:
+    """The useful part of a converter error: which TensorFlow ops have no TFLite builtin, else its first line."""
+    text = str(exc)
+    m = re.search(r"TF Select ops: ([^\n]+)", text)
+    if m:
+        return f"op(s) {m.group(1).strip()} have no TFLite builtin kernel (so none in TFLite Micro either); replace that layer"
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def float_nodes(calibrated: bytes, frontend_layer: str, frontend: str) -> list[str]:
