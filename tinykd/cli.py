@@ -371,16 +371,15 @@ def boards_cmd() -> None:
 
     table = Table(title="boards: sizes in KB (1024 B), from tinykd/boards.py")
     table.add_column("board", no_wrap=True)
-    table.add_column("mcu", no_wrap=True)
     for col in ("flash", "RAM", "arena max", "model max"):
         table.add_column(col, justify="right")
     table.add_column("arduino-cli fqbn", no_wrap=True)
     for b in BOARDS.values():
-        table.add_row(b.name, b.mcu, f"{b.flash_bytes / 1024:.0f}", f"{b.ram_bytes / 1024:.0f}",
+        table.add_row(b.name, f"{b.flash_bytes / 1024:.0f}", f"{b.ram_bytes / 1024:.0f}",
                       f"{b.arena_budget / 1024:.0f}", f"{b.model_flash_budget / 1024:.0f}", b.fqbn)
     console.print(table)
     for b in BOARDS.values():
-        console.print(f"{b.name}: {b.title}; PlatformIO board {b.pio_board}. {b.notes}", highlight=False)
+        console.print(f"{b.name}: {b.title}, mcu {b.mcu}; PlatformIO board {b.pio_board}. {b.notes}", highlight=False)
 
 
 @app.command("flash")
