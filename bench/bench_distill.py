@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=None, help="teacher cache for the dataset's own split")
     ap.add_argument("--heldout-speaker", default=None, help="also train without this speaker and test on it")
     ap.add_argument("--heldout-cache", type=Path, default=None, help="teacher cache for the held-out split")
+    ap.add_argument("--only-heldout", action="store_true", help="run only the held-out-speaker split")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from tinykd.errors import TinykdError
     from tinykd.students.config import load_student_config
 
-    splits = [("own", "auto", args.cache)]
+    splits = [] if args.only_heldout else [("own", "auto", args.cache)]
     if args.heldout_speaker:
         splits.append((f"speaker {args.heldout_speaker}", f"speaker:{args.heldout_speaker}", args.heldout_cache))
     rows = []
