@@ -123,3 +123,22 @@ def emit_c_files(run_dir: Path, arena_margin: float = 1.25) -> Path:
                       spec(interp.get_output_details(0)), measured, int(measured * arena_margin))
     write_c_sources(src, read_graph(model.flatbuffer).op_names(), run_dir / "int8")
     return run_dir / "int8"
+
+
+_RUNS: dict[tuple, Path] = {}
+
+
+def cached_run(base: Path, labels: tuple[str, ...], sample_rate: int = 8000, seconds: float = 0.5, seed: int = 0,
+               emit: bool = True) -> Path:
+    """A model run made once per test session (keyed by its arguments) under `base`."""
+    key = (labels, sample_rate, seconds, seed, emit)
+    if key not in _RUNS:
+        run = base / f"run_{len(_RUNS)}"
+        make_int8_run(run, list(labels), sample_rate, seconds, seed)
+        if emit:
+            emit_c_files(run)
+        _RUNS[key] = run
+    return _RUNS[key]
+
+
+DIGITS = tuple(str(i) for i in range(10))

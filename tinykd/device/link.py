@@ -34,7 +34,9 @@ def open_port(port: str, baud: int = DEFAULT_BAUD, *, exclusive: bool = True):
     if baud <= 0:
         raise TinykdError(f"--baud must be positive, got {baud}")
     try:
-        return serial.Serial(port, baud, timeout=0.05, write_timeout=5.0, exclusive=exclusive)
+        ser = serial.Serial(port, baud, timeout=0.05, write_timeout=5.0, exclusive=exclusive)
+        ser.reset_input_buffer()  # bytes from before we listened belong to nobody
+        return ser
     except serial.SerialException as exc:
         text = str(exc)
         if "lock" in text.lower() or "busy" in text.lower() or "Errno 16" in text:

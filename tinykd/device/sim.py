@@ -314,7 +314,9 @@ class VirtualBoard:
         return self.stats
 
     def run(self, duration: float | None = None) -> SimStats:
-        self.boot()
+        """Serve until `duration` seconds pass (forever if None). Boots first unless boot() was called."""
+        if not hasattr(self, "t_audio"):
+            self.boot()
         end = None if duration is None else time.monotonic() + duration
         while end is None or time.monotonic() < end:
             self.step()

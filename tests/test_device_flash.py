@@ -1,0 +1,112 @@
+"""`tinykd flash`: the generated project for every board and tool, the exact commands, and refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from device_support import DIGITS, REPO, cached_run, emit_c_files
+from tinykd.boards import BOARDS
+from tinykd.device.flash import FlashOptions, flash, resolve_port
+from tinykd.errors import TinykdError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return cached_run(tmp_path_factory.mktemp("flash"), DIGITS)
+
+
+@pytest.mark.parametrize("tool", ["arduino-cli", "pio"])
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_dry_run_generates_project_and_exact_commands(run, tmp_path, board, tool):
+    out = tmp_path / "fw"
+    lines: list[str] = []
+    res = flash(FlashOptions(board=board, model=run, port="/dev/ttyUSB7", tool=tool, out=out, dry_run=True,
+                             hop_ms=250), echo=lines.append)
+    b = BOARDS[board]
+    root = out / "tinykd_fw" if tool == "arduino-cli" else out / "src"
+    main = root / ("tinykd_fw.ino" if tool == "arduino-cli" else "main.cpp")
+    assert main.read_text() == (REPO / "firmware" / "tinykd_fw" / "tinykd_fw.ino").read_text()
+    for name in ("model_data.h", "model_data.cpp", "model_ops.h", "tinykd_pins.h", "core/tkd_board.cpp"):
+        assert (root / name if not name.startswith("core") else root / ("src/" + name if tool == "arduino-cli" else name)).is_file(), name
+    config = (root / "tinykd_config.h").read_text()
+    assert f'TINYKD_BOARD_NAME "{board}"' in config and "TINYKD_HOP_SAMPLES 2000" in config
+    if tool == "arduino-cli":
+        assert res.commands[0] == ["arduino-cli", "compile", "--fqbn", b.fqbn, "--build-path", str(out / "build"),
+                                   "--warnings", "default", str(out / "tinykd_fw")]
+        assert res.commands[1] == ["arduino-cli", "upload", "--fqbn", b.fqbn, "--port", "/dev/ttyUSB7",
+                                   "--input-dir", str(out / "build"), str(out / "tinykd_fw")]
+        assert any(c[:3] == ["arduino-cli", "core", "install"] for c in res.setup)
+        assert (["arduino-cli", "lib", "install", "Chirale_TensorFlowLite"] in res.setup) == (board == "nano33ble")
+    else:
+        ini = (out / "platformio.ini").read_text()
+        assert f"board = {b.pio_board}" in ini and f"platform = {b.pio_platform}" in ini
+        assert res.commands == [["pio", "run", "--project-dir", str(out)],
+                                ["pio", "run", "--project-dir", str(out), "--target", "upload", "--upload-port",
+                                 "/dev/ttyUSB7"]]
+    info = json.loads((out / "tinykd_build.json").read_text())
+    assert info["board"] == board and info["commands"] == res.commands
+    text = "\n".join(lines)
+    assert "fits" in text and "commands (not run, --dry-run):" in text
+    assert all(" ".join(c) in text for c in res.commands)
+    # The generated model files and firmware core compile with the host compiler (TFLM parts need the board toolchain).
+    srcs = [root / "model_data.cpp", *sorted((root / ("src/core" if tool == "arduino-cli" else "core")).glob("*.cpp"))]
+    proc = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", *map(str, srcs)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_model_that_does_not_fit_is_refused_before_building(run, tmp_path):
+    big = tmp_path / "big"
+    shutil.copytree(run, big)
+    emit_c_files(big, arena_margin=20.0)  # the emitter states a 20x arena
+    with pytest.raises(TinykdError, match="does not fit esp32: .*arena"):
+        flash(FlashOptions(board="esp32", model=big, port="P", out=tmp_path / "o", dry_run=True), echo=lambda s: None)
+    assert not (tmp_path / "o").exists()
+
+
+def test_stale_model_files_and_foreign_out_folder_are_refused(run, tmp_path):
+    stale = tmp_path / "stale"
+    shutil.copytree(run, stale)
+    cc = stale / "int8" / "model_data.cc"
+    cc.write_text(cc.read_text().replace('tinykd_model_hash[] = "', 'tinykd_model_hash[] = "0'))
+    with pytest.raises(TinykdError, match="hash differs"):
+        flash(FlashOptions(board="esp32", model=stale, port="P", dry_run=True), echo=lambda s: None)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(TinykdError, match="not a tinykd build folder"):
+        flash(FlashOptions(board="esp32", model=run, port="P", out=foreign, dry_run=True), echo=lambda s: None)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_missing_tool_says_what_to_install(run, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither arduino-cli nor pio on PATH
+    for tool, hint in (("arduino-cli", "install arduino-cli"), ("pio", "pip install platformio")):
+        with pytest.raises(TinykdError, match=hint):
+            flash(FlashOptions(board="esp32", model=run, port="P", tool=tool, out=tmp_path / tool), echo=lambda s: None)
+
+
+def test_port_choice():
+    assert resolve_port("/dev/x", []) == "/dev/x"
+    assert resolve_port(None, ["/dev/ttyUSB0"]) == "/dev/ttyUSB0"
+    with pytest.raises(TinykdError, match="no serial port found.*--port"):
+        resolve_port(None, [])
+    with pytest.raises(TinykdError, match=r"several serial ports found \(/dev/a, /dev/b\); pass --port"):
+        resolve_port(None, ["/dev/a", "/dev/b"])
+
+
+def test_cli_errors_are_one_line(run, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "tinykd.cli", *args], capture_output=True, text=True, cwd=REPO)
+
+    p = cli("flash", "--board", "esp99", "--model", str(run), "--dry-run")
+    assert p.returncode == 2 and p.stderr.strip() == "error: unknown board 'esp99'; known boards: esp32, esp32s3, nano33ble"
+    p = cli("flash", "--board", "esp32", "--model", str(tmp_path / "nope"), "--dry-run")
+    assert p.returncode == 2 and "no such run folder" in p.stderr and "Traceback" not in p.stderr
+    p = cli("boards")
+    assert p.returncode == 0 and all(name in p.stdout for name in BOARDS)
