@@ -479,6 +479,7 @@ def sim_cmd(
     dm = load_device_model(run or model, sample_rate)
     board = VirtualBoard(dm, mode=mode, hop=hop, faults=faults, speed=speed,
                          audio=load_audio(audio, dm.sample_rate) if audio else None)
+    board.boot()  # power-on output lands before anyone can open the port, like a board plugged in earlier
     console.print(f"virtual board on {board.port}  model {dm.hash}  {dm.sample_rate} Hz x {dm.input_samples}  "
                   f"mode {mode}  faults {','.join(f'{k}@{v}' for k, v in faults.items()) or 'none'}", highlight=False)
     sys.stdout.flush()
