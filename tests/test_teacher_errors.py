@@ -33,6 +33,7 @@ def test_cli_train_with_unknown_hub_id_offline(monkeypatch, tmp_path, synth_root
     code = main(["teacher", "train", str(synth_root), "--base", "nobody-here/no-such-wav2vec2", "--out", str(tmp_path / "t"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "tiny" in err and "Traceback" not in err
+    assert not (tmp_path / "t").exists()
 
 
 def test_directory_without_weights(tmp_path):

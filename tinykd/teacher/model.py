@@ -126,8 +126,24 @@ def load_for_finetuning(base: str, labels: list[str], tiny: TinyTeacherSize, sam
         pass
     if _hub_offline():
         raise TinykdError(f"{base!r} is not a local directory and is not in the hub cache, and HF_HUB_OFFLINE is set; {HUB_OFFLINE_HINT}")
+    _require_hub_connection(base)
     model = _from_pretrained(AutoModelForAudioClassification, base, base, local_files_only=False, **kwargs)
     return model, _feature_extractor_or_default(base, sample_rate, local_files_only=False), base
+
+
+def _require_hub_connection(base: str, timeout: float = 3.0) -> None:
+    """Fail in seconds without a network (the hub client would retry for a minute before giving up)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise TinykdError(f"{base!r} is not a local directory or in the hub cache, and {host} cannot be reached ({exc}); {HUB_OFFLINE_HINT}") from None
 
 
 def _from_pretrained(cls, where: str, name: str, **kwargs):

@@ -95,7 +95,6 @@ def fit_teacher(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise TinykdError(f"{out_dir}: exists and is not a folder; pass another --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -103,6 +102,7 @@ def fit_teacher(
     device = resolve_device(cfg.device)
 
     model, fe, base_name = load_for_finetuning(cfg.base, labels, cfg.tiny, sample_rate)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the model loaded: a bad --base leaves nothing behind
     if cfg.freeze_feature_encoder:
         model.freeze_feature_encoder()
     model.to(device)
