@@ -137,7 +137,6 @@ def export_dataset(
     done = _prepare_folder(out, meta, cfg.overwrite, log)
     if done is not None:
         return done
-    fmt.write_meta(out, meta)
 
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -149,6 +148,7 @@ def export_dataset(
     written = reused = computed_clips = 0
     seconds = 0.0
     try:
+        fmt.write_meta(out, meta)  # complete: false until every shard is on disk
         with ProgressBar(progress, "exporting soft labels", len(order)) as advance:
             for index, members in enumerate(shards):
                 path = out / fmt.shard_name(index)
