@@ -70,7 +70,7 @@ class VirtualBoard:
 
     def __init__(self, model: DeviceModel, *, mode: str = "stream", hop: int | None = None,
                  faults: dict[str, int] | None = None, audio: np.ndarray | None = None, speed: float = 1.0,
-                 seed: int = 0, reset_on_open: bool = True):
+                 seed: int = 0, reset_on_open: bool = True, baud: int = 0):
         if mode not in ("stream", "verify"):
             raise TinykdError(f"mode must be stream or verify, got {mode!r}")
         if speed <= 0:
@@ -78,6 +78,11 @@ class VirtualBoard:
         self.model = model
         self.faults = dict(faults or {})
         self.speed = speed
+        # A pty moves bytes as fast as the CPU allows; baud > 0 makes each byte cost 10 bit times
+        # (start + 8 data + stop) in both directions, like a real UART at that rate.
+        if baud < 0:
+            raise TinykdError(f"--emulate-baud must be >= 0, got {baud}")
+        self.byte_s = 10.0 / baud if baud else 0.0
         self.rng = np.random.default_rng(seed)
         self.stats = SimStats()
         self.lib = native.load_core()
@@ -201,6 +206,8 @@ class VirtualBoard:
                 self.stats.bytes_dropped += len(view)
                 return
             view = view[sent:]
+        if self.byte_s:
+            time.sleep(len(data) * self.byte_s)
 
     def _noise(self) -> None:
         n = self.faults.get("garbage", 0)
@@ -280,6 +287,8 @@ class VirtualBoard:
                 data = bytearray(os.read(self.master, 65536))
             except (BlockingIOError, InterruptedError):
                 data = bytearray()
+            if data and self.byte_s:
+                time.sleep(len(data) * self.byte_s)
             if data:
                 self._inject_frame_fault(data)
                 buf = (ctypes.c_uint8 * len(data)).from_buffer(data)
