@@ -465,6 +465,7 @@ def sim_cmd(
     fault: list[str] = typer.Option([], "--fault", help="Misbehave: garbage[@BYTES], corrupt-line[@N], drop-line[@N], reset[@N], slow[@MS], corrupt-frame[@N], silent. Repeatable."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Stop after this many seconds (default: until Ctrl-C)."),
     sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Model sample rate if the run does not say (default from model_data.h or config.json)."),
+    emulate_baud: int = typer.Option(0, "--emulate-baud", help="Make every byte take 10 bit times at this baud rate, like a real UART (default 0: as fast as the pty goes)."),
 ) -> None:
     """Run a virtual board on a pseudo-terminal and print its port: the firmware's C core + the TFLM interpreter.
 
@@ -477,11 +478,12 @@ def sim_cmd(
         raise TinykdError("give exactly one of --run RUN or --model X.tflite")
     faults = parse_faults(fault)
     dm = load_device_model(run or model, sample_rate)
-    board = VirtualBoard(dm, mode=mode, hop=hop, faults=faults, speed=speed,
+    board = VirtualBoard(dm, mode=mode, hop=hop, faults=faults, speed=speed, baud=emulate_baud,
                          audio=load_audio(audio, dm.sample_rate) if audio else None)
     board.boot()  # power-on output lands before anyone can open the port, like a board plugged in earlier
     console.print(f"virtual board on {board.port}  model {dm.hash}  {dm.sample_rate} Hz x {dm.input_samples}  "
-                  f"mode {mode}  faults {','.join(f'{k}@{v}' for k, v in faults.items()) or 'none'}", highlight=False)
+                  f"mode {mode}  faults {','.join(f'{k}@{v}' for k, v in faults.items()) or 'none'}", highlight=False,
+                  soft_wrap=True)
     sys.stdout.flush()
     try:
         stats = board.run(duration)
