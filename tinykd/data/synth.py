@@ -36,14 +36,16 @@ VOWELS = ("a", "i", "u")
 # (F1, F2, F3, F4) in Hz for an average adult vocal tract.
 VOWEL_FORMANTS = {"a": (730.0, 1190.0, 2550.0, 3500.0), "i": (290.0, 2250.0, 2950.0, 3700.0), "u": (320.0, 870.0, 2250.0, 3400.0)}
 FORMANT_BANDWIDTHS = (90.0, 110.0, 160.0, 220.0)
-SYLLABLE_RATE = {"slow": 2.8, "fast": 5.2}  # syllables per second; per-clip spread below
+SYLLABLE_RATE = {"slow": 2.5, "fast": 5.5}  # syllables per second; per-clip spread below
 CONTOUR_SEMITONES = {  # pitch at utterance start, middle, end, relative to the speaker's base
-    "rise": (-3.0, 0.5, 4.0),
-    "fall": (4.0, 0.5, -3.0),
-    "risefall": (-2.5, 4.0, -2.5),
+    "rise": (-5.0, 0.0, 5.0),
+    "fall": (5.0, 0.0, -5.0),
+    "risefall": (-4.0, 5.0, -4.0),
     "flat": (0.0, 0.0, 0.0),
 }
-INTONATION_DB_PER_SEMITONE = 0.8  # louder where the pitch is higher, as in natural intonation
+INTONATION_DB_PER_SEMITONE = 1.2  # louder where the pitch is higher, as in natural intonation
+OTHER_VOWEL_SHARE = 0.15  # syllables that take a random vowel instead of the class's
+BRIGHT_RATIO = 5.0  # glottal roll-off cut-off at high pitch / at low pitch
 MARKER = "synth.json"
 
 
@@ -150,61 +152,70 @@ def render_clip(cls: ClassSpec, speaker: SpeakerSpec, config: SynthConfig, rng: 
     from scipy.signal import lfilter
 
     sr, v = config.sample_rate, config.variation
+
+    def spread(lo: float, hi: float) -> float:
+        """Uniform in [lo, hi] at variation 1, shrinking to the middle as variation goes to 0."""
+        mid = 0.5 * (lo + hi)
+        return mid + (rng.uniform(lo, hi) - mid) * min(v, 1.0)
+
     n_clip = int(round(config.clip_seconds * sr))
-    dur = min(config.clip_seconds * rng.uniform(0.55, 0.85), config.clip_seconds)
+    dur = min(config.clip_seconds * spread(0.55, 0.85), config.clip_seconds)
     n = int(dur * sr)
     t = np.linspace(0.0, 1.0, n)
 
     # Pitch: class contour (endpoints jittered) around the speaker's base, slow drift, then the source.
-    knots = np.array(CONTOUR_SEMITONES[cls.contour]) + rng.normal(0.0, 1.6 * v, 3)
-    semis = np.interp(t, [0.0, 0.5, 1.0], knots) + 0.4 * v * np.sin(2 * np.pi * rng.uniform(2, 6) * t * dur + rng.uniform(0, 6.3))
+    knots = np.array(CONTOUR_SEMITONES[cls.contour]) + rng.normal(0.0, 1.2 * v, 3)
+    semis = np.interp(t, [0.0, 0.5, 1.0], knots) + 0.4 * v * np.sin(2 * np.pi * rng.uniform(2, 6) * t * dur + rng.uniform(0, 2 * np.pi))
     f0 = speaker.f0 * np.exp(rng.normal(0.0, 0.05 * v)) * 2.0 ** (semis / 12.0)
     src = _glottal_source(f0, sr, rng, v)
-    # Spectral tilt: glottal roll-off (two-pole low-pass, random cut-off) then lip radiation (difference).
-    cutoff = rng.uniform(250.0, 900.0) if v > 0 else 500.0
-    src = _resonator(src, 0.0, cutoff, sr)
+    # Spectral tilt: glottal roll-off (two-pole low-pass) then lip radiation (difference). Higher pitch comes
+    # with more vocal effort and a brighter voice, so the source fades from a dark to a bright roll-off as
+    # the pitch rises: that makes the contour visible to a wideband log-mel, as it is in real speech.
+    cutoff = spread(200.0, 400.0)
+    brightness = np.clip((semis + 5.0) / 10.0, 0.0, 1.0)
+    src = (1.0 - brightness) * _resonator(src, 0.0, cutoff, sr) + brightness * _resonator(src, 0.0, BRIGHT_RATIO * cutoff, sr)
     src = np.diff(src, prepend=0.0)
     src = src / (np.abs(src).max() + 1e-9)
-    src += rng.uniform(0.02, 0.12) * rng.standard_normal(n) * (np.abs(src).mean() * 4)  # aspiration
+    src += spread(0.02, 0.12) * rng.standard_normal(n) * (np.abs(src).mean() * 4)  # aspiration
 
     # Syllables: a vowel each, gated by an envelope; tempo sets how many fit in the utterance.
-    rate = SYLLABLE_RATE[cls.tempo] * np.exp(rng.normal(0.0, 0.18 * v))
+    rate = SYLLABLE_RATE[cls.tempo] * np.exp(rng.normal(0.0, 0.15 * v))
     n_syl = max(1, int(round(dur * rate)))
     edges = np.linspace(0, n, n_syl + 1)
     edges[1:-1] += rng.normal(0.0, 0.12 * v, n_syl - 1) * (n / n_syl)
     edges = np.clip(np.sort(edges), 0, n).astype(np.int64)
-    trend = np.interp(t, [0, 1], [0.0, rng.normal(0.0, 4.0 * v)])  # dB over the utterance, class-independent
+    trend = np.interp(t, [0, 1], [0.0, rng.normal(0.0, 2.5 * v)])  # dB over the utterance, class-independent
     voice = np.zeros(n)
     for k in range(n_syl):
         a, b = edges[k], edges[k + 1]
         if b - a < 32:
             continue
-        vowel = cls.vowel if rng.random() > 0.25 * min(v, 1.0) else VOWELS[rng.integers(len(VOWELS))]
+        vowel = cls.vowel if rng.random() > OTHER_VOWEL_SHARE * min(v, 1.0) else VOWELS[rng.integers(len(VOWELS))]
         seg = src[a:b]
         for f, bw in zip(VOWEL_FORMANTS[vowel], FORMANT_BANDWIDTHS):
             f_k = min(f * speaker.tract_scale * np.exp(rng.normal(0.0, 0.07 * v)), 0.45 * sr)
             seg = _resonator(seg, f_k, bw, sr)
-        nucleus = rng.uniform(0.6, 0.9)
+        nucleus = spread(0.6, 0.9)
         env = np.zeros(b - a)
         m = int((b - a) * nucleus)
         env[:m] = _raised_cosine_env(m, 0.25, 0.35)
         gain = 10 ** ((rng.normal(0.0, 2.5 * v) + trend[a:b] + INTONATION_DB_PER_SEMITONE * semis[a:b]) / 20)
         voice[a:b] += seg / (np.abs(seg).max() + 1e-9) * env * gain
-        if rng.random() < 0.5 * min(v, 1.0) + (0.0 if v else 0.5):  # fricative onset burst (s/sh/f-like)
+        if rng.random() < 0.5 * min(v, 1.0):  # fricative onset burst (s/sh/f-like)
             nb = min(int(rng.uniform(0.015, 0.045) * sr), b - a)
             burst = _resonator(rng.standard_normal(nb), rng.uniform(2500.0, 0.42 * sr), rng.uniform(800, 2500), sr)
             voice[a : a + nb] += 0.3 * burst / (np.abs(burst).max() + 1e-9) * _raised_cosine_env(nb, 0.3, 0.5)
 
     # Place the utterance in the clip, add background noise (white + low-frequency hum-like rumble).
     clip = np.zeros(n_clip)
-    start = int(rng.integers(0, n_clip - n + 1))
+    start = int(round(spread(0, n_clip - n)))
     clip[start : start + n] = voice
     noise = rng.standard_normal(n_clip)
     noise = 0.6 * noise + 0.4 * lfilter([1.0], [1.0, -0.97], noise) / 8.0
     snr = rng.uniform(*config.snr_db)
     p_sig = np.mean(voice**2) * n / n_clip + 1e-12
     clip += noise * np.sqrt(p_sig / (np.mean(noise**2) * 10 ** (snr / 10)))
-    peak = 10 ** (rng.uniform(-14.0, -3.0) / 20)
+    peak = 10 ** (spread(-14.0, -3.0) / 20)
     return (clip / (np.abs(clip).max() + 1e-12) * peak).astype(np.float32)
 
 
