@@ -139,32 +139,28 @@ static void handle_frame(tkd_board* b) {
   }
 }
 
-static void report(tkd_board* b, tkd_frame_status st) {
+static const char* nak_reason(tkd_frame_status st) {
   switch (st) {
-    case TKD_FRAME_OK:
-      b->frames_ok++;
-      handle_frame(b);
-      break;
     case TKD_FRAME_ERR_CRC:
-      b->frames_bad++;
-      nak(b, b->parser.hdr.frame_id, "crc");
-      break;
+      return "crc";
     case TKD_FRAME_ERR_LEN:
-      b->frames_bad++;
-      nak(b, b->parser.hdr.frame_id, "len");
-      break;
+      return "len";
     case TKD_FRAME_ERR_TYPE:
-      b->frames_bad++;
-      nak(b, b->parser.hdr.frame_id, "type");
-      break;
-    case TKD_FRAME_ERR_TIMEOUT:
-      b->frames_bad++;
-      nak(b, b->parser.hdr.frame_id, "timeout");
-      break;
-    case TKD_FRAME_NONE:
+      return "type";
     default:
-      break;
+      return "timeout";
   }
+}
+
+static void report(tkd_board* b, tkd_frame_status st) {
+  if (st == TKD_FRAME_NONE) return;
+  if (st == TKD_FRAME_OK) {
+    b->frames_ok++;
+    handle_frame(b);
+    return;
+  }
+  b->frames_bad++;
+  nak(b, b->parser.hdr.frame_id, nak_reason(st));
 }
 
 void tkd_board_rx(tkd_board* b, const uint8_t* data, uint32_t n, uint32_t now_ms) {
