@@ -266,3 +266,15 @@ def test_cli_export_prints_one_line_errors(synth_root, three_class, tmp_path, ca
     err = capsys.readouterr().err
     assert code == 2
     assert "label map" in err and "Traceback" not in err
+
+
+def test_evaluate_scores_the_saved_teacher(synth_root, teacher, tmp_path, capsys):
+    from tinykd.cli import main
+    from tinykd.teacher.evaluate import evaluate_teacher
+
+    result, out = teacher
+    scored = evaluate_teacher(synth_root, out, DataConfig(), "test", threads=1)
+    assert scored["accuracy"] == pytest.approx(result.test_accuracy, abs=1e-9)
+    assert set(scored["per_class_accuracy"]) <= set(json.loads((out / "labels.json").read_text()))
+    assert main(["teacher", "evaluate", str(synth_root), "--teacher", str(out), "--on", "test", "--json", "--threads", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == scored["n"]

@@ -219,6 +219,35 @@ def teacher_export(
     )
 
 
+@teacher_app.command("evaluate")
+def teacher_evaluate(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    teacher: Path = typer.Option(..., "--teacher", help="Teacher folder written by `tinykd teacher train`."),
+    on: str = typer.Option("test", "--on", help="Split to score: train, val or test."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per forward pass."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    fmt: str = _FORMAT_OPT,
+    split: str = _SPLIT_OPT,
+    sample_rate: int = _RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    data_seed: int = _DATA_SEED_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Score a teacher on one split of DATA: accuracy, loss and per-class accuracy."""
+    import json as _json
+
+    from tinykd.teacher.evaluate import evaluate_teacher
+
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
+    result = evaluate_teacher(data, teacher, data_cfg, on, batch_size=batch_size, device=device, threads=threads)
+    if json_out:
+        console.print_json(_json.dumps(result))
+        return
+    console.print(f"{teacher} on {on} ({split}, {result['n']} clips): accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    console.print("per class: " + ", ".join(f"{k} {v:.2f}" for k, v in result["per_class_accuracy"].items()))
+
+
 # ---------------------------------------------------------------------------------------------
 # students and distillation  (tinykd.students, tinykd.distill)
 # ---------------------------------------------------------------------------------------------
