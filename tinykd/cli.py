@@ -74,16 +74,18 @@ def data_info(
     """
     from tinykd.configio import save_json
     from tinykd.data import DataConfig, load_dataset
-    from tinykd.data.info import summarize, summary_tables
+    from tinykd.data.info import problem_lines, summarize, summary_tables
 
     cfg = DataConfig(format=format, split=split, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, strict=strict)
     ds = load_dataset(data_dir, cfg, progress=True, keep_audio=False)
     summary = summarize(ds)
     for table in summary_tables(summary):
         console.print(table)
+    for line in problem_lines(summary):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     if json_out is not None:
         save_json(json_out, summary)
-        console.print(f"summary written to {json_out}")
+        console.print(f"summary written to {json_out}", soft_wrap=True, highlight=False)
 
 
 @data_app.command("synth")
@@ -108,8 +110,8 @@ def data_synth(
                       sample_rate=sample_rate, clip_seconds=clip_seconds, variation=variation)
     meta = synthesize(out_dir, cfg, progress=True)
     console.print(f"wrote {meta['n_files']} clips ({len(meta['classes'])} classes x {clips_per_class}, "
-                  f"{len(meta['speakers'])} speakers) to {out_dir}")
-    console.print(f"next: tinykd data info {out_dir}")
+                  f"{len(meta['speakers'])} speakers) to {out_dir}", soft_wrap=True, highlight=False)
+    console.print(f"next: tinykd data info {out_dir}", soft_wrap=True, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------

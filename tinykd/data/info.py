@@ -59,7 +59,7 @@ def summarize(ds: Dataset) -> dict:
 
 
 def summary_tables(summary: dict) -> list:
-    """Rich renderables for a `summarize` result, in the order the CLI prints them."""
+    """Rich tables for a `summarize` result (head, per class, per speaker), in the order the CLI prints them."""
     from rich.table import Table
 
     out: list = []
@@ -96,11 +96,11 @@ def summary_tables(summary: dict) -> list:
         t.add_row("[bold]all[/]", *(f"[bold]{summary['per_split'][s]}[/]" for s in ("train", "val", "test")),
                   f"[bold]{summary['n_clips']}[/]")
         out.append(t)
-    if summary["problems"]:
-        t = Table(title=f"problem files ({summary['n_problems']}, skipped)", title_justify="left")
-        t.add_column("file", overflow="fold")
-        t.add_column("problem", overflow="fold")
-        for p in summary["problems"]:
-            t.add_row(p["path"], p["message"])
-        out.append(t)
     return out
+
+
+def problem_lines(summary: dict) -> list[str]:
+    """One line per skipped file, `path: problem` (printed unwrapped, so each can be grepped or copied)."""
+    if not summary["problems"]:
+        return []
+    return [f"problem files ({summary['n_problems']}, skipped):"] + [f"  {p['path']}: {p['message']}" for p in summary["problems"]]
