@@ -22,8 +22,9 @@ QUIET_TF = {"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTER
 
 
 def make_int8_run(run_dir: Path, labels: list[str], sample_rate: int = 8000, seconds: float = 0.5,
-                  seed: int = 0) -> Path:
-    """Write RUN/labels.json and RUN/int8/model_int8.tflite for a small untrained Conv1D classifier."""
+                  seed: int = 0, int8_io: bool = False) -> Path:
+    """Write RUN/labels.json and RUN/int8/model_int8.tflite for a small untrained Conv1D classifier
+    (float waveform in and float scores out, or with int8_io an int8 input and output tensor)."""
     os.environ.update(QUIET_TF)
     import keras
     import tensorflow as tf
@@ -48,6 +49,9 @@ def make_int8_run(run_dir: Path, labels: list[str], sample_rate: int = 8000, sec
     conv = tf.lite.TFLiteConverter.from_saved_model(str(export))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = rep
+    if int8_io:
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
     tflite = conv.convert()
     (run_dir / "int8").mkdir(parents=True, exist_ok=True)
     (run_dir / "int8" / "model_int8.tflite").write_bytes(tflite)
@@ -129,12 +133,12 @@ _RUNS: dict[tuple, Path] = {}
 
 
 def cached_run(base: Path, labels: tuple[str, ...], sample_rate: int = 8000, seconds: float = 0.5, seed: int = 0,
-               emit: bool = True) -> Path:
+               emit: bool = True, int8_io: bool = False) -> Path:
     """A model run made once per test session (keyed by its arguments) under `base`."""
-    key = (labels, sample_rate, seconds, seed, emit)
+    key = (labels, sample_rate, seconds, seed, emit, int8_io)
     if key not in _RUNS:
         run = base / f"run_{len(_RUNS)}"
-        make_int8_run(run, list(labels), sample_rate, seconds, seed)
+        make_int8_run(run, list(labels), sample_rate, seconds, seed, int8_io)
         if emit:
             emit_c_files(run)
         _RUNS[key] = run

@@ -63,6 +63,16 @@ def test_verify_clean_run_agrees_exactly(run, model, clips, tmp_path):
     assert saved["answered"] == len(clips.pcm) and saved["passed"] is True
 
 
+def test_int8_input_and_output_model_agrees_exactly(tmp_path_factory, clips):
+    """int8 in/out: the board quantizes PCM and dequantizes scores in C (tkd_pcm.cpp), the host in numpy."""
+    run8 = cached_run(tmp_path_factory.mktemp("sim_int8"), DIGITS, emit=False, int8_io=True)
+    m8 = load_device_model(run8)
+    assert m8.interpreter().get_input_details(0)["dtype"] == np.int8
+    with VirtualBoard(run8, "--mode", "verify") as vb:
+        rep = verify_clips(vb.port, m8, clips)
+    assert rep.passed and rep.agreement == 1.0 and rep.score_parity == 1.0
+
+
 def test_verify_survives_garbage_corruption_drops_and_a_reset(run, model, clips):
     faults = ["garbage", "corrupt-frame@2", "drop-line@3", "corrupt-line@5", "reset@7"]
     with VirtualBoard(run, *[a for f in faults for a in ("--fault", f)]) as vb:  # boots in stream mode
@@ -158,6 +168,28 @@ def test_monitor_counts_noise_drops_and_a_reset(run, tmp_path):
     assert 0.0 < max(state.last.scores) or min(state.last.scores) < 0.0  # real scores, not a placeholder
     lines = log.read_text().splitlines()
     assert sum("\tok\t" in ln for ln in lines) >= 10 and sum("\tbad\t" in ln for ln in lines) == state.bad_lines
+
+
+def test_monitor_reconnects_when_the_port_comes_back(run, tmp_path):
+    """A board unplugged and plugged back in: the port path (here a symlink, like /dev/serial/by-id/...)
+    disappears, then names a new device."""
+    link = tmp_path / "board"
+    first = VirtualBoard(run)  # real time: 4 results/s
+    link.symlink_to(first.port)
+    out = {}
+    th = threading.Thread(target=lambda: out.update(state=monitor(str(link), duration=30, max_results=12,
+                                                                  reconnect_timeout=20)))
+    th.start()
+    time.sleep(1.5)
+    first.kill()
+    link.unlink()
+    with VirtualBoard(run, "--speed", "4") as second:
+        link.symlink_to(second.port)
+        th.join(40)
+    assert not th.is_alive()
+    state = out["state"]
+    assert state.reconnects == 1 and state.results == 12 and state.hello is not None
+    assert state.resets == 1  # the second board's hello
 
 
 def test_monitor_gives_up_cleanly_when_the_board_vanishes(run):
