@@ -64,19 +64,23 @@ def data_info(
     val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the training pool held out as validation (stratified)."),
     test_fraction: float = typer.Option(0.2, "--test-fraction", help="Share held out as test by a random split."),
     seed: int = typer.Option(0, "--seed", help="Seed for random splits."),
+    sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Rate clips are resampled to (Hz). Default: the front end's (FrontEndSpec.sample_rate, 16000)."),
+    clip_seconds: float = typer.Option(1.0, "--clip-seconds", help="Length every clip is padded or cropped to (s)."),
+    pad: str = typer.Option("center", "--pad", help="Where a short clip sits in the window (center, start, end); a long one keeps that part."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad file instead of listing it and going on."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON to this file."),
 ) -> None:
     """Scan a data set and print counts per class, speaker and split, sample rates, durations and every problem file.
 
-    Every file is decoded and checked (corrupt, empty, zero-length, NaN/inf, duplicates); clips are
-    resampled to the front end's rate and padded/cropped to 1 s, exactly as training will see them.
+    Every file is decoded and checked (corrupt, truncated, empty, zero-length, NaN/inf, duplicates) and resampled and padded exactly as training will see it. Bad files are listed and skipped unless --strict.
     """
     from tinykd.configio import save_json
     from tinykd.data import DataConfig, load_dataset
     from tinykd.data.info import problem_lines, summarize, summary_tables
 
-    cfg = DataConfig(format=format, split=split, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, strict=strict)
+    rate = {} if sample_rate is None else {"sample_rate": sample_rate}
+    cfg = DataConfig(format=format, split=split, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                     clip_seconds=clip_seconds, pad=pad, strict=strict, **rate)
     ds = load_dataset(data_dir, cfg, progress=True, keep_audio=False)
     summary = summarize(ds)
     for table in summary_tables(summary):
@@ -101,8 +105,7 @@ def data_synth(
 ) -> None:
     """Generate the built-in speech-like data set: OUT/<class>/<speaker>_<class>_<i>.wav, OUT/synth.json, OUT/README.md.
 
-    Source-filter voices whose classes differ by pitch contour, syllable rate and vowel, with overlapping
-    spreads, speaker differences and background noise (see docs/data.md). Deterministic and fast.
+    Source-filter voices whose classes differ by pitch contour, syllable rate and vowel, with overlapping spreads, speaker differences and background noise (see docs/data.md). Deterministic (same seed, same files) and fast.
     """
     from tinykd.data.synth import SynthConfig, synthesize
 
