@@ -31,7 +31,8 @@ class StudentConfig:
     `head`: "attention_gram" (Wav2Small: values x softmax-over-time weights summed over time, concatenated with
     their channel Gram matrix, Dense) or "mean" (mean over time, Dense). `frontend` holds `FrontEndSpec`
     fields; missing ones take the spec defaults. `frontend_int8` is a deployment hint for the quantizer: the
-    arena budget of this preset assumes the front end runs int8 up to the mel bank (MAXIMUM and LOG float).
+    arena budget of this preset assumes int8 waveform input, normalisation and DFT convolution, with the
+    power spectrum, mel bank and log float (an int8 power spectrum destroys the features).
     """
 
     name: str = "custom"

@@ -33,11 +33,18 @@ def describe(
     plan = layer_plan(config, n_classes, clip_samples, spec)
     front = [layer for layer in plan if layer.stage == "frontend"]
     body = [layer for layer in plan if layer.stage == "body"]
-    frontend_bytes_per_elem = 1 if config.frontend_int8 else 4
+    # With `frontend_int8` the normalisation and the DFT convolution run int8, the rest of the front end float.
+    int8_front = {"normalise", "dft"} if config.frontend_int8 else set()
+
+    def front_bytes(layer) -> int:
+        return 1 if layer.name in int8_front else 4
+
     per_second = 1.0 / clip_seconds
-    front_consts = sum(layer.weights_int8 for layer in front) * frontend_bytes_per_elem
+    front_consts = sum(layer.weights * front_bytes(layer) for layer in front)
+    if config.frontend_int8:  # the quantized DFT convolution gets an int32 bias and per-channel parameters
+        front_consts += (4 + _QPARAM_BYTES_PER_CHANNEL) * 2 * spec.n_bins
     body_bytes = sum(
-        layer.weights_int8 + 4 * layer.biases_int32 + _QPARAM_BYTES_PER_CHANNEL * layer.biases_int32 for layer in body
+        layer.weights + 4 * layer.biases_int32 + _QPARAM_BYTES_PER_CHANNEL * layer.biases_int32 for layer in body
     )
     flatbuffer = _BYTES_HEADER + _BYTES_PER_LAYER * len(plan) + front_consts + body_bytes
     return {
@@ -63,7 +70,7 @@ def describe(
             "total": round(sum(layer.macs for layer in plan) * per_second),
         },
         "peak_activation_bytes": max(layer.live for layer in body),  # int8 body: one byte per element
-        "frontend_peak_bytes": max(layer.live for layer in front) * frontend_bytes_per_elem,
+        "frontend_peak_bytes": max(layer.live * front_bytes(layer) for layer in front),
         "flatbuffer_bytes_estimate": flatbuffer,
         "layers": [
             {
@@ -122,7 +129,7 @@ def presets_table(rows: list[dict]):
         caption=(
             f"{'/'.join(map(str, n_classes))} classes, {'/'.join(map(str, seconds))} s clips. MACs are per second of "
             "audio. Peak = largest input+output of one layer of the int8 body; front end peak in its own precision "
-            "(int8 when the preset quantizes it, else float32). Flatbuffer: estimate for int8 weights."
+            "(float32, or int8 up to the DFT where the preset says so). Flatbuffer: estimate for int8 weights."
             + (" Arena: measured in the TFLM interpreter." if measured else " Arena: run with --measure.")
         ),
     )

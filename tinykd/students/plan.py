@@ -30,7 +30,7 @@ class PlannedLayer:
     params_frozen: int  # non-trainable (batch-norm statistics; front-end constants are not counted)
     macs: int
     live: int  # activation elements live while the layer runs
-    weights_int8: int = 0  # elements stored as int8 after quantization (kernels)
+    weights: int = 0  # constant kernel elements (int8 after quantization in the body)
     biases_int32: int = 0  # elements stored as int32 (biases, folded batch norm)
 
 
@@ -74,12 +74,12 @@ def layer_plan(
     spec_shape = (frames, bins2)
     plan.append(
         PlannedLayer("dft", "frontend", spec_shape, 0, 0, frames * spec.win_length * bins2, n + _prod(spec_shape),
-                     weights_int8=spec.win_length * bins2)
+                     weights=spec.win_length * bins2)
     )
     plan.append(PlannedLayer("power", "frontend", spec_shape, 0, 0, _prod(spec_shape), 2 * _prod(spec_shape)))
     plan.append(
         PlannedLayer("mel", "frontend", (frames, mels), 0, 0, frames * bins2 * mels, _prod(spec_shape) + frames * mels,
-                     weights_int8=bins2 * mels)
+                     weights=bins2 * mels)
     )
     plan.append(PlannedLayer("log", "frontend", (frames, mels), 0, 0, frames * mels, 2 * frames * mels))
 
@@ -91,7 +91,7 @@ def layer_plan(
         kernel = k2 * c_in * c
         plan.append(
             PlannedLayer(name, "body", (t, f, c), kernel + 2 * c, 2 * c, t * f * c * k2 * c_in, t * f * (c_in + c),
-                         weights_int8=kernel, biases_int32=c)
+                         weights=kernel, biases_int32=c)
         )
         c_in = c
         if i in config.pool_blocks:
@@ -104,9 +104,9 @@ def layer_plan(
     if config.head == "attention_gram":
         one_by_one = c * c
         plan.append(PlannedLayer("head_values", "body", (t, f, c), one_by_one + c, 0, fmap * c, 2 * fmap,
-                                 weights_int8=one_by_one, biases_int32=c))
+                                 weights=one_by_one, biases_int32=c))
         plan.append(PlannedLayer("head_scores", "body", (t, f, c), one_by_one + c, 0, fmap * c, 3 * fmap,
-                                 weights_int8=one_by_one, biases_int32=c))
+                                 weights=one_by_one, biases_int32=c))
         # softmax weights (one exp-and-scale per element), values x weights, sum over time
         plan.append(PlannedLayer("attention_pool", "body", (f, c), 0, 0, 2 * fmap, 3 * fmap + f * c))
         head_out = f * c + c * c
@@ -116,6 +116,6 @@ def layer_plan(
         plan.append(PlannedLayer("time_mean", "body", (f, c), 0, 0, fmap, fmap + head_out))
     plan.append(
         PlannedLayer("logits", "body", (n_classes,), head_out * n_classes + n_classes, 0, head_out * n_classes,
-                     head_out + n_classes, weights_int8=head_out * n_classes, biases_int32=n_classes)
+                     head_out + n_classes, weights=head_out * n_classes, biases_int32=n_classes)
     )
     return plan
