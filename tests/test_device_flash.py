@@ -110,3 +110,21 @@ def test_cli_errors_are_one_line(run, tmp_path):
     assert p.returncode == 2 and "no such run folder" in p.stderr and "Traceback" not in p.stderr
     p = cli("boards")
     assert p.returncode == 0 and all(name in p.stdout for name in BOARDS)
+
+
+def test_prebuilt_binary_goes_through_esptool(tmp_path, monkeypatch):
+    from tinykd.device.flash import flash_binary
+
+    image = tmp_path / "tinykd_fw.ino.merged.bin"
+    image.write_bytes(b"\xe9" + bytes(4095))
+    lines: list[str] = []
+    cmd = flash_binary("esp32s3", image, "/dev/ttyACM3", dry_run=True, echo=lines.append)
+    assert cmd[1:] == ["--chip", "esp32s3", "--port", "/dev/ttyACM3", "--baud", "921600", "write_flash", "0x0", str(image)]
+    assert cmd[0] in ("esptool.py", "esptool") and " ".join(cmd) in "\n".join(lines)
+    with pytest.raises(TinykdError, match="nano33ble is a nrf52840"):
+        flash_binary("nano33ble", image, "P", dry_run=True, echo=lines.append)
+    with pytest.raises(TinykdError, match="no such binary"):
+        flash_binary("esp32", tmp_path / "missing.bin", "P", dry_run=True, echo=lines.append)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TinykdError, match=r"esptool not found on PATH: install esptool \(pip install esptool\)"):
+        flash_binary("esp32", image, "P", echo=lines.append)

@@ -34,6 +34,7 @@ ESP32_INDEX = "https://espressif.github.io/arduino-esp32/package_esp32_index.jso
 INSTALL_HINTS = {
     "arduino-cli": "install arduino-cli (https://arduino.github.io/arduino-cli/latest/installation/)",
     "pio": "install PlatformIO Core (pip install platformio, or https://docs.platformio.org/en/latest/core/installation/)",
+    "esptool": "install esptool (pip install esptool)",
 }
 
 
@@ -303,3 +304,33 @@ def flash(opts: FlashOptions, echo: Callable[[str], None] = print) -> FlashResul
         echo(f"$ {shlex.join(cmd)}")
         _run(cmd, echo)
     return result
+
+
+def flash_binary(board_name: str, binary: Path, port: str | None = None, *, baud: int = DEFAULT_BAUD,
+                 dry_run: bool = False, echo: Callable[[str], None] = print) -> list[str]:
+    """Write a prebuilt merged image (e.g. build/tinykd_fw.ino.merged.bin from an earlier build) to an
+    ESP32-family board at offset 0 with esptool; returns the command."""
+    board = get_board(board_name)
+    if not board.mcu.startswith("esp32"):
+        raise TinykdError(f"--binary writes ESP32-family boards with esptool; {board.name} is a {board.mcu}: "
+                          "use --model RUN with --tool arduino-cli or pio")
+    binary = Path(binary)
+    if not binary.is_file() or binary.stat().st_size == 0:
+        raise TinykdError(f"{binary}: no such binary (build once with tinykd flash --no-upload; arduino-cli writes "
+                          "build/tinykd_fw.ino.merged.bin)")
+    exe = shutil.which("esptool.py") or shutil.which("esptool")
+    if exe is None and not dry_run:
+        raise TinykdError(f"esptool not found on PATH: {INSTALL_HINTS['esptool']}")
+    given = port
+    port = port or (None if dry_run else resolve_port(None, list_ports()))
+    cmd = [Path(exe).name if exe else "esptool.py", "--chip", board.mcu, "--port", port or "PORT", "--baud",
+           str(baud), "write_flash", "0x0", str(binary.resolve())]
+    if dry_run:
+        echo("command (not run, --dry-run):")
+        echo(f"  {shlex.join(cmd)}")
+        if given is None:
+            echo("  PORT: pass --port (ports found: " + (", ".join(list_ports()) or "none") + ")")
+        return cmd
+    echo(f"$ {shlex.join(cmd)}")
+    _run([exe, *cmd[1:]], echo)
+    return cmd
