@@ -419,7 +419,8 @@ def boards_cmd() -> None:
 @app.command("flash")
 def flash_cmd(
     board: str = typer.Option(..., "--board", help="Board id from `tinykd boards` (esp32, esp32s3, nano33ble)."),
-    model: Path = typer.Option(..., "--model", help="Run folder (uses RUN/int8/) or int8 folder with model_data.h/.cc and model_ops.h."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Run folder (uses RUN/int8/) or int8 folder with model_data.h/.cc and model_ops.h."),
+    binary: Optional[Path] = typer.Option(None, "--binary", help="Instead of --model: write this prebuilt merged image to an ESP32 board with esptool."),
     port: Optional[str] = typer.Option(None, "--port", help="Serial port to upload to; default: the only port found."),
     tool: str = typer.Option("arduino-cli", "--tool", help="Build tool: arduino-cli or pio (PlatformIO)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Build folder to generate (default: RUN/firmware-<board>-<tool>)."),
@@ -433,11 +434,18 @@ def flash_cmd(
 
     Output: the build folder (sketch or PlatformIO project + model files). The build tool's output is streamed.
     """
-    from tinykd.device.flash import FlashOptions, flash
+    from tinykd.device.flash import FlashOptions, flash, flash_binary
 
+    def echo(text: str) -> None:
+        console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+    if (model is None) == (binary is None):
+        raise TinykdError("give either --model RUN (build and upload) or --binary FILE (write a prebuilt image)")
+    if binary is not None:
+        flash_binary(board, binary, port, baud=baud, dry_run=dry_run, echo=echo)
+        return
     result = flash(FlashOptions(board=board, model=model, port=port, tool=tool, out=out, mode=mode, hop_ms=hop_ms,
-                                baud=baud, dry_run=dry_run, upload=not no_upload),
-                   echo=lambda text: console.print(text, soft_wrap=True, highlight=False, markup=False))
+                                baud=baud, dry_run=dry_run, upload=not no_upload), echo=echo)
     console.print(f"build folder: {result.out}")
 
 
