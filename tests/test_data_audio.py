@@ -79,6 +79,18 @@ def test_resample_attenuates_above_new_nyquist():
     assert 20 * np.log10(s2[np.argmin(np.abs(freqs - 3000.0))] / s2[np.argmin(np.abs(freqs - 5000.0))]) < 20.0
 
 
+@pytest.mark.parametrize("src,dst", [(8000, 16000), (44100, 16000), (16000, 22050)])
+def test_resample_is_scipys_default_polyphase_filter(src, dst):
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    x = noise_clip("poly", seconds=0.3, rate=src)
+    g = gcd(src, dst)
+    expected = resample_poly(x.astype(np.float64), dst // g, src // g).astype(np.float32)
+    np.testing.assert_array_equal(audio.resample(x, src, dst), expected)
+
+
 def test_same_rate_is_untouched():
     x = noise_clip("same")
     np.testing.assert_array_equal(audio.resample(x, 16000, 16000), x)
