@@ -50,6 +50,41 @@ def _check_resume_config(run_dir: Path, cfg: DistillConfig, teacher: dict[str, A
     return saved
 
 
+def resolve_config(overrides: dict[str, Any], out: str | Path | None = None, resume: bool = False) -> DistillConfig:
+    """DistillConfig from the options a user gave; with --resume the run's saved settings fill the rest, so
+    `tinykd distill DATA --out RUN --resume` continues a run without repeating its options."""
+    from tinykd.distill.config import AugmentConfig
+
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    no_augment = overrides.pop("no_augment", None)
+    saved_file = Path(out) / rf.CONFIG if out is not None else None
+    if resume and saved_file is not None and saved_file.is_file():
+        cfg = from_dict(DistillConfig, load_json(saved_file)["distill"])
+        cfg = dataclasses.replace(cfg, **overrides)
+    else:
+        cfg = DistillConfig(**overrides)
+    if no_augment is not None:
+        cfg.augment = dataclasses.replace(cfg.augment, enabled=not no_augment)
+    cfg.validate()
+    return cfg
+
+
+def default_data_config(cfg: DistillConfig, cache: str | Path | None = None):
+    """The data config a run uses when none is given: the cache's own (so its clips and splits match the
+    cached soft labels), else the student preset's sample rate and clip length with the data set's own split."""
+    from tinykd.data import DataConfig
+    from tinykd.students.config import load_student_config
+
+    if cache is not None:
+        from tinykd.teacher.cache import read_meta
+
+        saved = read_meta(Path(cache)).get("data_config")
+        if isinstance(saved, dict):
+            return from_dict(DataConfig, saved)
+    preset = load_student_config(cfg.student)
+    return DataConfig(sample_rate=preset.spec().sample_rate, clip_seconds=preset.clip_seconds)
+
+
 def distill(
     data: str | Path,
     cfg: DistillConfig,
@@ -86,7 +121,7 @@ def distill(
                                  already_complete=True)
         data_config = from_dict(DataConfig, saved["data"])
     if data_config is None:
-        data_config = DataConfig(sample_rate=spec.sample_rate, clip_seconds=student_cfg.clip_seconds)
+        data_config = default_data_config(cfg, cache if cfg.uses_teacher else None)
     if int(data_config.sample_rate) != spec.sample_rate:
         raise TinykdError(
             f"data sample rate {data_config.sample_rate} Hz differs from student {cfg.student!r}'s front end "
