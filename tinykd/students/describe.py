@@ -145,7 +145,7 @@ def presets_table(rows: list[dict]):
         fe = row["frontend"]
         front = (
             f"{fe['win_length']}/{fe['hop_length']} @ {fe['sample_rate'] // 1000} kHz, {fe['n_mels']} mels"
-            f"{', int8' if row['frontend_int8'] else ''}"
+            f"{', int8 to DFT' if row['frontend_int8'] else ''}"
         )
         cells = [
             row["name"], row["head"], _channels_text(row["channels"]), front, f"{row['params']:,}",
