@@ -146,3 +146,21 @@ def cached_run(base: Path, labels: tuple[str, ...], sample_rate: int = 8000, sec
 
 
 DIGITS = tuple(str(i) for i in range(10))
+
+
+_CORE_TEST_BINARY: list[Path] = []
+
+
+def core_test_binary_path(base: Path) -> Path:
+    """firmware/tests/test_core.cpp + the core, built once per session with -Werror and ASan/UBSan."""
+    if not _CORE_TEST_BINARY:
+        core = REPO / "firmware" / "tinykd_fw" / "src" / "core"
+        exe = base / "test_core"
+        cmd = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined",
+               "-fno-sanitize-recover=all", "-g", "-O1", f"-I{core}", str(REPO / "firmware" / "tests" / "test_core.cpp"),
+               *map(str, sorted(core.glob("*.cpp"))), "-o", str(exe)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise AssertionError(f"firmware core does not compile:\n{proc.stderr[-4000:]}")
+        _CORE_TEST_BINARY.append(exe)
+    return _CORE_TEST_BINARY[0]

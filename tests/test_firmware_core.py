@@ -10,22 +10,16 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from device_support import REPO, core_test_binary_path
+
 CORE = REPO / "firmware" / "tinykd_fw" / "src" / "core"
-FLAGS = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-         "-g", "-O1"]
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs the host g++")
 
 
 @pytest.fixture(scope="session")
 def core_test_binary(tmp_path_factory) -> Path:
-    exe = tmp_path_factory.mktemp("fwcore") / "test_core"
-    cmd = ["g++", *FLAGS, f"-I{CORE}", str(REPO / "firmware" / "tests" / "test_core.cpp"),
-           *map(str, sorted(CORE.glob("*.cpp"))), "-o", str(exe)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return exe
+    return core_test_binary_path(tmp_path_factory.mktemp("fwcore"))
 
 
 def test_core_unit_tests_pass_under_sanitizers(core_test_binary):

@@ -15,11 +15,16 @@ import pytest
 from tinykd.device import protocol as P
 from tinykd.device.model import float_to_pcm, output_to_scores, pcm_to_input
 
-from test_firmware_core import core_test_binary  # noqa: F401  (session fixture)
+from device_support import core_test_binary_path
 
 
 @pytest.fixture(scope="module")
-def golden(core_test_binary, tmp_path_factory) -> dict:  # noqa: F811
+def core_test_binary(tmp_path_factory):
+    return core_test_binary_path(tmp_path_factory.mktemp("fwcore"))
+
+
+@pytest.fixture(scope="module")
+def golden(core_test_binary, tmp_path_factory) -> dict:
     path = tmp_path_factory.mktemp("golden") / "golden.json"
     subprocess.run([str(core_test_binary), "golden", str(path)], check=True, timeout=60)
     return json.loads(path.read_text())
@@ -58,7 +63,7 @@ def test_c_frames_decode_in_python_and_python_encodes_the_same_bytes(golden):
         assert P.encode_frame(f["type"], f["frame_id"], f["clip_id"], bytes.fromhex(f["payload"])) == raw
 
 
-def test_python_frames_parse_in_c(core_test_binary):  # noqa: F811
+def test_python_frames_parse_in_c(core_test_binary):
     rng = np.random.default_rng(0)
     pcm = rng.integers(-32768, 32767, 300, dtype=np.int16)
     good = P.clip_frame(513, 70000, pcm)
