@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -222,19 +220,19 @@ def test_export_c_rewrites_from_the_quantized_folder(quantized, tmp_path):
 
 
 # -- bad input ----------------------------------------------------------------------------------------
-def test_run_without_model_is_one_line_error(tmp_path, synth_root):
+def test_run_without_model_is_one_line_error(tmp_path, synth_root, capsys):
     from tinykd.cli import main
 
     run = tmp_path / "run"
     run.mkdir()
     save_json(run / "labels.json", ["a", "b"])
-    proc = subprocess.run([sys.executable, "-m", "tinykd.cli", "quantize", str(run), "--data", str(synth_root)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2, proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "model.keras" in lines[0] and "Traceback" not in proc.stderr
+    assert main(["quantize", str(run), "--data", str(synth_root)]) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "model.keras" in lines[0], err
     assert not (run / "int8").exists()
     assert main(["export", "c", str(run)]) == 2
+    assert "run `tinykd quantize` first" in capsys.readouterr().err
 
 
 def test_silent_representative_set_is_refused(trained_run, dataset, tmp_path):
@@ -287,3 +285,27 @@ def test_op_without_tflm_kernel_is_refused_by_name(sign_run, synth_root):
         quantize_run(sign_run, synth_root, config=QuantizeConfig(representative_size=4, max_test_clips=2),
                      show_progress=False)
     assert not (sign_run / "int8").exists()
+
+
+def test_int8_front_end_mode_has_int8_io_and_only_max_log_float(quantized, trained_run, synth_root, tmp_path):
+    from tinykd.emit.c_model import parse_model_array
+    from tinykd.quantize import QuantizeConfig, quantize_run
+
+    out = tmp_path / "int8fe"
+    result = quantize_run(trained_run, synth_root, out, QuantizeConfig(frontend="int8", representative_size=8,
+                                                                      max_test_clips=4), show_progress=False)
+    report = result.report
+    assert report["frontend"]["mode"] == "int8"
+    assert set(report["frontend"]["float_ops"]) == {"MAXIMUM", "LOG"}
+    assert report["input"]["dtype"] == "int8" and report["output"]["dtype"] == "int8"
+    blob = (out / "model_int8.tflite").read_bytes()
+    interp = _tflm(blob, report["arena"]["bytes"])
+    detail = interp.get_input_details(0)
+    assert detail["dtype"] == np.int8
+    assert detail["quantization_parameters"]["scales"][0] == pytest.approx(report["input"]["scale"])
+    assert detail["quantization_parameters"]["zero_points"][0] == report["input"]["zero_point"]
+    header = (out / "model_data.h").read_text()
+    assert "#define TINYKD_INPUT_TYPE_INT8 1" in header and "#define TINYKD_OUTPUT_TYPE_INT8 1" in header
+    assert parse_model_array((out / "model_data.cc").read_text()) == blob
+    # Same body, 8-bit input tensor: the arena is smaller than with the float front end.
+    assert report["arena"]["measured_bytes"] < quantized.report["arena"]["measured_bytes"]

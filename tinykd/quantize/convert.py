@@ -28,6 +28,7 @@ import numpy as np
 
 from tinykd.errors import TinykdError
 from tinykd.quantize.graph import read_graph
+from tinykd.quantize.quiet import quiet_c_output
 
 FRONTEND_MODES = ("float", "int8")
 FLOAT_ONLY_FRONTEND_OPS = ("MAXIMUM", "LOG")
@@ -77,7 +78,8 @@ def calibrate(model, representative: np.ndarray) -> bytes:
         converter.experimental_mlir_quantizer = True
         converter._experimental_calibrate_only = True  # quantized below, with the chosen ops left float
         try:
-            return converter.convert()
+            with quiet_c_output():
+                return converter.convert()
         except Exception as exc:  # the converter raises ConverterError and others with long messages
             raise TinykdError(f"TFLite converter failed on model {model.name!r}: {_converter_reason(exc)}") from None
 
@@ -117,11 +119,11 @@ def quantize_int8(model, representative: np.ndarray, frontend: str = "float") ->
     calibrated = calibrate(model, representative)
     deny = float_nodes(calibrated, layer, frontend)
     try:
-        return tfl_convert.mlir_quantize(
-            calibrated,
-            fully_quantize=frontend == "int8",
-            denylisted_nodes=deny,
-        )
+        with quiet_c_output():
+            return tfl_convert.mlir_quantize(
+                calibrated,
+                fully_quantize=frontend == "int8",
+                denylisted_nodes=deny,
+            )
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise TinykdError(f"int8 quantization failed on model {model.name!r}: {first}") from None
+        raise TinykdError(f"int8 quantization failed on model {model.name!r}: {_converter_reason(exc)}") from None

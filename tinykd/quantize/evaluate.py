@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinykd.quantize.graph import Tensor
+from tinykd.quantize.quiet import quiet_c_output
 
 PCM_SCALE = 1.0 / 32768.0  # firmware: float sample = int16 PCM * PCM_SCALE
 
@@ -34,8 +35,9 @@ def run_litert(flatbuffer: bytes, inputs: np.ndarray) -> np.ndarray:
     """Every row of `inputs` (in the input dtype) through the desktop LiteRT interpreter -> raw outputs."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=flatbuffer, num_threads=1)
-    interp.allocate_tensors()
+    with quiet_c_output():  # LiteRT announces its XNNPACK delegate on the C-level stderr
+        interp = Interpreter(model_content=flatbuffer, num_threads=1)
+        interp.allocate_tensors()
     inp = interp.get_input_details()[0]["index"]
     out = interp.get_output_details()[0]["index"]
     rows = []

@@ -29,6 +29,9 @@ from tinykd.quantize.evaluate import PCM_SCALE, as_pcm16, compare, run_litert, t
 from tinykd.quantize.graph import Graph, read_graph
 from tinykd.quantize.report import render_report_md
 
+# Quantization is expected to keep the float model's decisions: below these, quantize warns.
+MIN_AGREEMENT = 99.0  # percent top-1 agreement, float Keras vs int8 TFLM
+MAX_DROP_POINTS = 0.5  # accuracy points lost
 SILENT_PEAK = 1e-4  # a clip whose peak is below -80 dBFS carries no calibration information
 REPORT_MD = "report.md"
 
@@ -206,6 +209,14 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike, out: str | os.
 
     tflm_scores = to_float_scores(tflm.outputs, t_out)
     metrics = compare(list(labels), y_test, float_scores, tflm_scores, to_float_scores(litert, t_out))
+    if metrics["agreement_float_tflm"] < MIN_AGREEMENT or metrics["drop_points"] > MAX_DROP_POINTS:
+        hint = ("; the int8 front end feeds the network an 8-bit waveform: --frontend float keeps it float "
+                "(larger arena)") if frontend == "int8" else ""
+        warnings.append(
+            f"int8 model (TFLM) agrees with the float model on {metrics['agreement_float_tflm']:.1f} % of "
+            f"{metrics['n_test']} test clips and loses {metrics['drop_points']:.2f} accuracy points "
+            f"(targets >= {MIN_AGREEMENT:g} %, <= {MAX_DROP_POINTS:g}){hint}"
+        )
     ops = _op_table(graph)
     total_macs = sum(r["macs"] for r in ops)
     float_rows = [r for r in ops if r["kind"] == "float"]
