@@ -465,8 +465,9 @@ export_app = typer.Typer(help="Export a quantized model as source for firmware."
 @app.command("quantize")
 def quantize_cmd(
     run: Path = typer.Argument(..., help="Run folder from `tinykd distill` (model.keras, labels.json, config.json)."),
-    data: Path = typer.Option(..., "--data", help="The run's data set folder: calibration clips come from its training "
-                              "split, the proof runs its test split."),
+    data: Optional[Path] = typer.Option(None, "--data", help="The run's data set folder: calibration clips come from "
+                                        "its training split, the proof runs its test split. Default: the folder "
+                                        "RUN/config.json records."),
     int8: bool = typer.Option(True, "--int8/--no-int8", help="Full-integer int8 (the only mode; kept for clarity)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default RUN/int8): model_int8.tflite, "
                                        "quantize.json, report.md, model_data.h, model_data.cc, model_ops.h."),

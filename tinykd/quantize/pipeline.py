@@ -43,15 +43,17 @@ class QuantizeResult:
     warnings: tuple[str, ...]
 
 
-def _run_hints(run_dir: Path) -> tuple[dict | None, bool | None, str]:
-    """(data config dict, frontend_int8 hint, student name) from RUN/config.json when it has them."""
+def _run_hints(run_dir: Path) -> tuple[dict | None, bool | None, str, str | None]:
+    """(data config dict, frontend_int8 hint, student name, data root) from RUN/config.json when it has them."""
     path = run_dir / "config.json"
     if not path.is_file():
-        return None, None, ""
+        return None, None, "", None
     cfg = load_json(path)
     if not isinstance(cfg, dict):
-        return None, None, ""
+        return None, None, "", None
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else None
+    dataset = cfg.get("dataset") if isinstance(cfg.get("dataset"), dict) else {}
+    root = dataset.get("root") if isinstance(dataset.get("root"), str) else None
     student = cfg.get("student")
     hint, name = None, ""
     if isinstance(student, dict):
@@ -66,7 +68,7 @@ def _run_hints(run_dir: Path) -> tuple[dict | None, bool | None, str]:
             hint = None
     if isinstance(cfg.get("frontend_int8"), bool):
         hint = cfg["frontend_int8"]
-    return data, hint, name
+    return data, hint, name, root
 
 
 def _data_config(data_hint: dict | None, spec, clip_samples: int):
@@ -134,9 +136,11 @@ def _swap_in(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def quantize_run(run: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike | None = None,
+def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                  config: QuantizeConfig | None = None, show_progress: bool = True) -> QuantizeResult:
-    """Quantize the student in `run` to int8, prove it in TFLM and LiteRT, and write RUN/int8/ (or `out`)."""
+    """Quantize the student in `run` to int8, prove it in TFLM and LiteRT, and write RUN/int8/ (or `out`).
+
+    `data` defaults to the data set the run was trained on (`dataset.root` in RUN/config.json)."""
     from tinykd.data import load_dataset
     from tinykd.distill.runfolder import load_run_model
     from tinykd.quantize.convert import quantize_int8
@@ -146,13 +150,15 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike, out: str | os.
     config = config or QuantizeConfig()
     config.validate()
     run_dir = Path(run)
-    data = Path(data)
     if config.board:
         get_board(config.board)  # unknown board: fail before any work
     model, labels = load_run_model(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
     out_dir = Path(out) if out is not None else run_dir / "int8"
-    data_hint, frontend_hint, student_name = _run_hints(run_dir)
+    data_hint, frontend_hint, student_name, data_root = _run_hints(run_dir)
+    if data is None and data_root is None:
+        raise TinykdError(f"{run_dir}: config.json does not say which data set the run used; give --data")
+    data = Path(data if data is not None else data_root)
     frontend = config.frontend if config.frontend != "auto" else ("int8" if frontend_hint else "float")
 
     from tinykd.frontend.keras_layer import LogMelFrontEnd
