@@ -212,6 +212,21 @@ def test_monitor_gives_up_cleanly_when_the_board_vanishes(run):
     assert "disappeared and did not come back within 1 s" in str(exc) and exc.state.results > 0
 
 
+def test_sim_plays_a_wav_as_its_microphone(run, model, tmp_path):
+    import soundfile as sf
+
+    t = np.arange(3 * model.sample_rate) / model.sample_rate
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, (0.5 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16), model.sample_rate, subtype="PCM_16")
+    with VirtualBoard(run, "--audio", str(wav), "--speed", "4") as vb:
+        state = monitor(vb.port, duration=20, max_results=3)
+    assert state.results == 3 and state.dropped == 0
+    sf.write(tmp_path / "fast.wav", np.zeros(100, np.int16), 16000, subtype="PCM_16")
+    p = subprocess.run([sys.executable, "-m", "tinykd.cli", "sim", "--run", str(run), "--audio", str(tmp_path / "fast.wav")],
+                       capture_output=True, text=True, cwd=REPO, timeout=60, env=dict(__import__("os").environ, **QUIET_TF))
+    assert p.returncode == 2 and "16000 Hz but the model takes 8000 Hz; resample it first" in p.stderr
+
+
 def test_unknown_fault_is_one_line():
     assert parse_faults(["reset@5,garbage"]) == {"reset": 5, "garbage": 96}
     with pytest.raises(TinykdError, match="unknown fault 'melt'"):

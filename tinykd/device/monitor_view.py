@@ -72,6 +72,8 @@ def run_monitor_view(console: Console, port: str, baud: int, *, log=None, durati
     finally:
         if live:
             live.stop()
+            if not console.is_terminal:
+                console.line()  # a redirected Live view does not end its last line
         if state is not None:
             console.print(f"{state.results} results, {state.bad_lines} bad lines, {state.dropped} dropped, "
                           f"{state.resets} resets, {state.reconnects} reconnects", highlight=False)
