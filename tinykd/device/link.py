@@ -3,6 +3,7 @@ timeout on every read, counting what was garbage, corrupted or missing."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -34,12 +35,14 @@ def open_port(port: str, baud: int = DEFAULT_BAUD, *, exclusive: bool = True):
     if baud <= 0:
         raise TinykdError(f"--baud must be positive, got {baud}")
     try:
-        ser = serial.Serial(port, baud, timeout=0.05, write_timeout=5.0, exclusive=exclusive)
+        # exclusive= is POSIX only (Windows ports are always exclusive).
+        ser = serial.Serial(port, baud, timeout=0.05, write_timeout=5.0,
+                            exclusive=exclusive if os.name == "posix" else None)
         ser.reset_input_buffer()  # bytes from before we listened belong to nobody
         return ser
     except serial.SerialException as exc:
         text = str(exc)
-        if "lock" in text.lower() or "busy" in text.lower() or "Errno 16" in text:
+        if any(k in text.lower() for k in ("lock", "busy", "errno 16", "access is denied")):
             raise TinykdError(
                 f"port {port} is busy: another program has it open (a serial monitor, arduino-cli, the IDE?); close it and retry"
             ) from None

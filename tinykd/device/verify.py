@@ -77,7 +77,9 @@ def load_clips(model: DeviceModel, data: str | Path, split: str = "test", limit:
 
     cfg_path = model.path.parent.parent / "config.json"
     doc = load_json(cfg_path) if cfg_path.is_file() else {}
-    data_cfg = dict(doc.get("data") or {}) if isinstance(doc, dict) else {}  # the run's own data settings
+    known = set(DataConfig.__dataclass_fields__)
+    run_data = doc.get("data") if isinstance(doc, dict) and isinstance(doc.get("data"), dict) else {}
+    data_cfg = {k: v for k, v in run_data.items() if k in known}  # the run's own data settings
     data_cfg.setdefault("sample_rate", model.sample_rate)
     data_cfg["clip_seconds"] = model.input_samples / data_cfg["sample_rate"]
     cfg = from_dict(DataConfig, data_cfg)
