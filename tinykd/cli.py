@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
 from rich.console import Console
 
 from tinykd import __version__
@@ -20,8 +21,21 @@ from tinykd.errors import TinykdError
 console = Console()
 err_console = Console(stderr=True)
 
+# The pipeline's order, which `tinykd --help` follows (Typer would list sub-groups after plain commands).
+PIPELINE_ORDER = ["data", "teacher", "models", "distill", "sweep", "evaluate", "quantize", "export",
+                  "boards", "flash", "monitor", "verify", "sim", "demo"]
+
+
+class _PipelineOrderGroup(typer.core.TyperGroup):
+    def list_commands(self, ctx):
+        names = list(self.commands)
+        rank = {name: i for i, name in enumerate(PIPELINE_ORDER)}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), names.index(n)))
+
+
 app = typer.Typer(
     name="tinykd",
+    cls=_PipelineOrderGroup,
     help=(
         "Distil a large PyTorch audio model into a tiny Keras student and run it int8 on a "
         "microcontroller.\n\nPipeline, in order: data -> teacher -> distill/sweep/evaluate -> "
@@ -42,8 +56,8 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Optional[bool] = typer.Option(
-        None, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """tinykd: teacher -> student -> int8 -> microcontroller."""
@@ -281,7 +295,7 @@ def models_list(
     import json
 
     from tinykd.configio import save_json
-    from tinykd.students.config import models_dir as default_models_dir, preset_names
+    from tinykd.students.config import load_student_config, models_dir as default_models_dir, preset_names
     from tinykd.students.describe import describe, layers_table, presets_table
 
     folder = models_dir if models_dir is not None else default_models_dir()
@@ -290,15 +304,15 @@ def models_list(
     names = list(presets) if presets else preset_names(folder)
     if not names:
         raise TinykdError(f"no presets (*.json) in {folder}")
-    resolved = [n if n.endswith(".json") else str(folder / f"{n}.json") if (folder / f"{n}.json").is_file() else n for n in names]
-    rows = [describe(p, clip_seconds, classes) for p in resolved]
+    configs = [load_student_config(name, folder) for name in names]
+    rows = [describe(config, clip_seconds, classes) for config in configs]
     if measure:
         from tinykd.students.tflm_arena import measure_preset
 
         with console.status("converting and measuring in TFLM") as status:
-            for path, row in zip(resolved, rows):
+            for config, row in zip(configs, rows):
                 status.update(f"converting {row['name']} to int8 and measuring its TFLM arena")
-                report = measure_preset(path, classes, clip_seconds)
+                report = measure_preset(config, classes, clip_seconds)
                 row["arena_bytes"], row["flatbuffer_bytes"] = report.arena_bytes, report.flatbuffer_bytes
     if json_out is not None and str(json_out) == "-":
         print(json.dumps(rows, indent=2))
