@@ -36,27 +36,27 @@
 #error "model_data.h is from another tinykd version: run tinykd flash again"
 #endif
 
-namespace {
-
-alignas(16) uint8_t g_arena[TINYKD_ARENA_BYTES];
+// File-local state and helpers are `static` (not an anonymous namespace): the Arduino builder's
+// generated prototypes do not handle namespaces.
+alignas(16) static uint8_t g_arena[TINYKD_ARENA_BYTES];
 // The upload buffer doubles as the stream window buffer (tkd_board.h explains why that is safe).
-alignas(4) uint8_t g_upload[TINYKD_INPUT_SAMPLES * 2];
-int16_t g_ring[TINYKD_INPUT_SAMPLES + TINYKD_HOP_SAMPLES];
-int16_t g_mic[256];
+alignas(4) static uint8_t g_upload[TINYKD_INPUT_SAMPLES * 2];
+static int16_t g_ring[TINYKD_INPUT_SAMPLES + TINYKD_HOP_SAMPLES];
+static int16_t g_mic[256];
 
-tflite::MicroMutableOpResolver<kTinykdNumOps> g_resolver;
-tflite::MicroInterpreter* g_interpreter = nullptr;
-tkd_board g_board;
-const char* g_setup_error = nullptr;
+static tflite::MicroMutableOpResolver<kTinykdNumOps> g_resolver;
+static tflite::MicroInterpreter* g_interpreter = nullptr;
+static tkd_board g_board;
+static const char* g_setup_error = nullptr;
 
 #if defined(ESP32)
-I2SClass g_i2s;
-int32_t g_i2s_raw[256];
+static I2SClass g_i2s;
+static int32_t g_i2s_raw[256];
 #endif
 #if defined(ARDUINO_ARCH_MBED)
-volatile int g_pdm_count = 0;
-int16_t g_pdm_buf[256];
-void on_pdm() {
+static volatile int g_pdm_count = 0;
+static int16_t g_pdm_buf[256];
+static void on_pdm() {
   int bytes = PDM.available();
   if (bytes > (int)sizeof(g_pdm_buf)) bytes = sizeof(g_pdm_buf);
   PDM.read(g_pdm_buf, bytes);
@@ -64,9 +64,9 @@ void on_pdm() {
 }
 #endif
 
-void serial_write(void*, const uint8_t* data, uint32_t n) { Serial.write(data, n); }
+static void serial_write(void*, const uint8_t* data, uint32_t n) { Serial.write(data, n); }
 
-int run_model(void*, const int16_t* pcm, uint32_t n, float* scores, uint32_t* fe_us, uint32_t* inf_us) {
+static int run_model(void*, const int16_t* pcm, uint32_t n, float* scores, uint32_t* fe_us, uint32_t* inf_us) {
   if (g_interpreter == nullptr) return 1;
   uint32_t t0 = micros();
   TfLiteTensor* in = g_interpreter->input(0);
@@ -95,7 +95,7 @@ int run_model(void*, const int16_t* pcm, uint32_t n, float* scores, uint32_t* fe
   return 0;
 }
 
-const char* setup_model() {
+static const char* setup_model() {
   const tflite::Model* model = tflite::GetModel(tinykd_model_data);
   if (model->version() != TFLITE_SCHEMA_VERSION) return "flatbuffer schema version differs from this TFLM";
   if (tinykd_register_ops(g_resolver) != kTfLiteOk) return "op registration failed";
@@ -105,7 +105,7 @@ const char* setup_model() {
   return nullptr;
 }
 
-void setup_mic() {
+static void setup_mic() {
 #if defined(ESP32)
   g_i2s.setPins(TINYKD_I2S_SCK, TINYKD_I2S_WS, -1, TINYKD_I2S_SD);
   if (!g_i2s.begin(I2S_MODE_STD, TINYKD_SAMPLE_RATE, I2S_DATA_BIT_WIDTH_32BIT, I2S_SLOT_MODE_MONO, I2S_STD_SLOT_LEFT))
@@ -116,7 +116,7 @@ void setup_mic() {
 #endif
 }
 
-void poll_mic() {
+static void poll_mic() {
 #if defined(ESP32)
   int avail = g_i2s.available();
   if (avail < 4) return;
@@ -136,8 +136,6 @@ void poll_mic() {
   if (n) tkd_board_audio(&g_board, g_mic, n);
 #endif
 }
-
-}  // namespace
 
 void setup() {
 #if defined(ESP32)
