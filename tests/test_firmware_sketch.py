@@ -140,13 +140,16 @@ def stand_ins(tmp_path_factory):
 
 
 @pytest.mark.parametrize("board, define", [("esp32", "ESP32"), ("nano33ble", "ARDUINO_ARCH_MBED")])
-@pytest.mark.parametrize("int8_io", [False, True])
-def test_generated_sketch_is_valid_cpp(stand_ins, tmp_path_factory, tmp_path, board, define, int8_io):
+@pytest.mark.parametrize("int8_io, tool", [(False, "arduino-cli"), (True, "arduino-cli"), (False, "pio")])
+def test_generated_sketch_is_valid_cpp(stand_ins, tmp_path_factory, tmp_path, board, define, int8_io, tool):
     run = cached_run(tmp_path_factory.mktemp("sketch"), DIGITS, int8_io=int8_io)
     out = tmp_path / "fw"
-    flash(FlashOptions(board=board, model=run, port="P", out=out, dry_run=True), echo=lambda s: None)
-    sketch = out / "tinykd_fw"
-    cmd = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", f"-D{define}", "-x", "c++",
-           f"-I{stand_ins}", f"-I{sketch}", str(sketch / "tinykd_fw.ino")]
+    flash(FlashOptions(board=board, model=run, port="P", tool=tool, out=out, dry_run=True), echo=lambda s: None)
+    if tool == "pio":  # PlatformIO defines PLATFORMIO and builds src/main.cpp with src/ on the include path
+        src, main, extra = out / "src", out / "src" / "main.cpp", ["-DPLATFORMIO=60000"]
+    else:
+        src, main, extra = out / "tinykd_fw", out / "tinykd_fw" / "tinykd_fw.ino", []
+    cmd = ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", f"-D{define}", *extra, "-x", "c++",
+           f"-I{stand_ins}", f"-I{src}", str(main)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
