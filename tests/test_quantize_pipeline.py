@@ -309,3 +309,15 @@ def test_int8_front_end_mode_has_int8_io_and_only_max_log_float(quantized, train
     assert parse_model_array((out / "model_data.cc").read_text()) == blob
     # Same body, 8-bit input tensor: the arena is smaller than with the float front end.
     assert report["arena"]["measured_bytes"] < quantized.report["arena"]["measured_bytes"]
+
+
+def test_out_folder_that_is_not_a_quantize_output_is_refused(trained_run, synth_root, tmp_path):
+    from tinykd.quantize import QuantizeConfig, quantize_run
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    for out in (trained_run, precious):
+        with pytest.raises(TinykdError, match="--out"):
+            quantize_run(trained_run, synth_root, out, QuantizeConfig(), show_progress=False)
+    assert (precious / "notes.txt").read_text() == "keep me" and (trained_run / "model.keras").is_file()

@@ -125,6 +125,14 @@ def _tensor_info(t, pcm: bool) -> dict:
     return info
 
 
+def _check_out_dir(out: Path, run_dir: Path) -> None:
+    """The output folder is replaced whole at the end: refuse one that holds anything but an earlier output."""
+    if out.resolve() in (run_dir.resolve(), *run_dir.resolve().parents):
+        raise TinykdError(f"--out {out} would replace the run folder itself; give a folder of its own (default RUN/int8)")
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / REPORT_JSON).is_file())):
+        raise TinykdError(f"--out {out} exists and is not a tinykd quantize output (no {REPORT_JSON}); choose another folder")
+
+
 def _swap_in(tmp: Path, out: Path) -> None:
     """Replace `out` by the finished `tmp` folder (old contents removed only after the new are in place)."""
     old = None
@@ -155,6 +163,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
     model, labels = load_run_model(run_dir)
     run_dir = run_dir if run_dir.is_dir() else run_dir.parent
     out_dir = Path(out) if out is not None else run_dir / "int8"
+    _check_out_dir(out_dir, run_dir)
     data_hint, frontend_hint, student_name, data_root = _run_hints(run_dir)
     if data is None and data_root is None:
         raise TinykdError(f"{run_dir}: config.json does not say which data set the run used; give --data")
