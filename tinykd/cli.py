@@ -286,7 +286,7 @@ def models_list(
     measure: bool = typer.Option(
         False, "--measure", help="Also convert each preset to int8 TFLite and measure its arena in the TFLM interpreter (a few s each)."
     ),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON to this file ('-': print JSON only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON (a list, one object per preset) instead of tables."),
 ) -> None:
     """List the student presets with parameters, MACs per second of audio, activation memory and flatbuffer size.
 
@@ -294,7 +294,6 @@ def models_list(
     """
     import json
 
-    from tinykd.configio import save_json
     from tinykd.students.config import load_student_config, models_dir as default_models_dir, preset_names
     from tinykd.students.describe import describe, layers_table, presets_table
 
@@ -309,12 +308,12 @@ def models_list(
     if measure:
         from tinykd.students.tflm_arena import measure_preset
 
-        with console.status("converting and measuring in TFLM") as status:
+        with err_console.status("converting and measuring in TFLM") as status:
             for config, row in zip(configs, rows):
                 status.update(f"converting {row['name']} to int8 and measuring its TFLM arena")
                 report = measure_preset(config, classes, clip_seconds)
                 row["arena_bytes"], row["flatbuffer_bytes"] = report.arena_bytes, report.flatbuffer_bytes
-    if json_out is not None and str(json_out) == "-":
+    if as_json:
         print(json.dumps(rows, indent=2))
         return
     console.print(presets_table(rows))
@@ -322,9 +321,6 @@ def models_list(
         for row in rows:
             console.print(layers_table(row))
     console.print(f"presets from {folder}")
-    if json_out is not None:
-        save_json(json_out, rows)
-        console.print(f"figures written to {json_out}")
 
 
 def _floats_option(text: str, option: str) -> list[float]:
