@@ -85,6 +85,17 @@ def test_verify_survives_garbage_corruption_drops_and_a_reset(run, model, clips)
     assert link["bad_lines"] >= 3  # corrupted line + boot noise after the reset
 
 
+def test_wrong_answers_are_listed_and_fail_the_threshold(run, model, clips):
+    with VirtualBoard(run, "--mode", "verify", "--fault", "skew@3") as vb:
+        rep = verify_clips(vb.port, model, clips, VerifyOptions(min_agreement=0.9))
+    assert rep.complete and rep.answered == 10 and not rep.passed
+    assert rep.agreement == pytest.approx(0.7) and rep.score_parity == pytest.approx(0.7)
+    assert [m["clip"] for m in rep.mismatches] == [2, 5, 8]  # the 3rd, 6th and 9th inference
+    assert all(m["board"] != m["host"] and m["max_score_diff"] > 0 for m in rep.mismatches)
+    with VirtualBoard(run, "--mode", "verify", "--fault", "skew@3") as vb:
+        assert verify_clips(vb.port, model, clips, VerifyOptions(min_agreement=0.7)).passed
+
+
 def test_slow_board_within_timeout_passes(run, model, clips):
     with VirtualBoard(run, "--mode", "verify", "--fault", "slow@300") as vb:
         rep = verify_clips(vb.port, model, Clips(clips.pcm[:3], clips.y[:3], clips.names[:3]),
@@ -253,6 +264,10 @@ def test_cli_verify_and_monitor_on_fsdd(run, other_run, fsdd_root, tmp_path):
         assert rep["answered"] == 12 and rep["board_accuracy"] == rep["host_accuracy"]
         p = cli("monitor", "--port", vb.port, "--count", "1", "--duration", "3", "--plain")
         assert p.returncode == 0 and "hello: sim" in p.stdout
+    with VirtualBoard(run, "--mode", "verify", "--fault", "skew@2") as vb:
+        p = cli("verify", "--port", vb.port, "--model", str(run), "--data", str(fsdd_root), "--limit", "4",
+                "--report", str(report))
+        assert p.returncode == 1 and "FAIL" in p.stdout and "mismatch clip 1" in p.stdout
     with VirtualBoard(other_run, "--mode", "verify") as vb:
         p = cli("verify", "--port", vb.port, "--model", str(run), "--data", str(fsdd_root), "--limit", "2")
         assert p.returncode == 2 and p.stderr.startswith("error: board on") and len(p.stderr.strip().splitlines()) == 1

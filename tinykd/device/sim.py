@@ -36,6 +36,7 @@ FAULTS: dict[str, tuple[str, int]] = {
     "slow": ("extra milliseconds per inference", 300),
     "corrupt-frame": ("flip one byte of the Nth clip frame received (line noise host -> board)", 2),
     "silent": ("the board never writes anything (N unused)", 0),
+    "skew": ("every Nth inference swaps its two best scores (a board computing wrong answers)", 3),
 }
 
 
@@ -134,6 +135,7 @@ class VirtualBoard:
             raise TinykdError(f"{model.path}: the board core rejected this model (more than 64 labels?)")
         self._pending_reset = False
         self._reset_fired = False
+        self._inferences = 0
         self._frame_pos = -1  # position inside an incoming frame, for corrupt-frame
         self._frame_type = 0
         self._clip_frames = 0
@@ -179,6 +181,12 @@ class VirtualBoard:
                 self.lib.tkd_dequantize_int8(raw.ctypes.data, self.n_labels, scale, zp, out.ctypes.data)
             else:
                 out = raw.astype(np.float32)
+            self._inferences += 1
+            skew = self.faults.get("skew")
+            if skew and self._inferences % skew == 0 and self.n_labels > 1:
+                top2 = np.argsort(out)[-2:]
+                out[top2] = out[top2[::-1]]
+                self.stats.faults_applied.append(f"skew@{self._inferences}")
             if "slow" in self.faults:
                 time.sleep(self.faults["slow"] / 1000.0)
             t2 = time.perf_counter_ns()

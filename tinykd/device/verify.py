@@ -26,6 +26,12 @@ from tinykd.errors import TinykdError
 SCORE_DECIMALS_TOL = 1.5e-6  # the board writes scores rounded to 1e-6
 
 
+class VerifyFailed(TinykdError):
+    """The board answered, but not well enough: exit status 1 (errors are 2)."""
+
+    exit_code = 1
+
+
 @dataclass
 class VerifyOptions:
     baud: int = DEFAULT_BAUD
