@@ -638,7 +638,7 @@ def verify_cmd(
     Prints agreement, accuracy, mismatches and latencies; writes a JSON report. Exit 0 when every clip was
     answered and agreement >= --min-agreement, 1 otherwise, 2 on errors.
     """
-    from tinykd.device.verify import VerifyOptions, verify
+    from tinykd.device.verify import VerifyFailed, VerifyOptions, verify
     from tinykd.device.verify_view import print_verify_report
 
     opts = VerifyOptions(baud=baud, min_agreement=min_agreement, retries=retries, answer_timeout=timeout, limit=limit)
@@ -646,8 +646,9 @@ def verify_cmd(
     print_verify_report(console, rep)
     if rep.error:
         raise TinykdError(rep.error)
-    if not rep.passed:
-        raise typer.Exit(1)
+    if not rep.passed:  # an exception, not typer.Exit: main() returns its exit code
+        raise VerifyFailed(f"agreement {rep.agreement:.2%} with {rep.answered}/{rep.n_clips} clips answered; "
+                           f"needed {rep.min_agreement:.2%} and every clip")
 
 
 @app.command("sim")
@@ -658,7 +659,7 @@ def sim_cmd(
     audio: Optional[Path] = typer.Option(None, "--audio", help="WAV file or folder played as the microphone (default: generated tones)."),
     hop: Optional[int] = typer.Option(None, "--hop", help="Stream mode: samples between windows (default: half the model input)."),
     speed: float = typer.Option(1.0, "--speed", help="Play the microphone this many times faster than real time."),
-    fault: list[str] = typer.Option([], "--fault", help="Misbehave: garbage[@BYTES], corrupt-line[@N], drop-line[@N], reset[@N], slow[@MS], corrupt-frame[@N], silent. Repeatable."),
+    fault: list[str] = typer.Option([], "--fault", help="Misbehave: garbage[@BYTES], corrupt-line[@N], drop-line[@N], reset[@N], slow[@MS], corrupt-frame[@N], silent, skew[@N] (wrong answers). Repeatable."),
     duration: Optional[float] = typer.Option(None, "--duration", help="Stop after this many seconds (default: until Ctrl-C)."),
     sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Model sample rate if the run does not say (default from model_data.h or config.json)."),
     emulate_baud: int = typer.Option(0, "--emulate-baud", help="Make every byte take 10 bit times at this baud rate, like a real UART (default 0: as fast as the pty goes)."),
