@@ -53,8 +53,6 @@ def _check_resume_config(run_dir: Path, cfg: DistillConfig, teacher: dict[str, A
 def resolve_config(overrides: dict[str, Any], out: str | Path | None = None, resume: bool = False) -> DistillConfig:
     """DistillConfig from the options a user gave; with --resume the run's saved settings fill the rest, so
     `tinykd distill DATA --out RUN --resume` continues a run without repeating its options."""
-    from tinykd.distill.config import AugmentConfig
-
     overrides = {k: v for k, v in overrides.items() if v is not None}
     no_augment = overrides.pop("no_augment", None)
     saved_file = Path(out) / rf.CONFIG if out is not None else None
@@ -102,6 +100,10 @@ def distill(
     from tinykd.students.config import load_student_config
 
     cfg.validate()
+    saved_config = Path(out) / rf.CONFIG
+    if resume and cache is None and teacher_student is None and saved_config.is_file():
+        saved_teacher = load_json(saved_config).get("teacher") or {}  # resume with the run's own teacher
+        cache, teacher_student = saved_teacher.get("cache"), saved_teacher.get("teacher_student")
     if cfg.needs_teacher_logits and cache is None and teacher_student is None:
         raise TinykdError(f"--alpha {cfg.alpha} < 1 needs a teacher: give --cache CACHE or --teacher-student RUN (or use --alpha 1)")
     if cfg.attention_weight > 0 and cache is None:

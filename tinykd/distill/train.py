@@ -20,9 +20,9 @@ import tensorflow as tf
 
 from tinykd.distill.attention import build_attention_head, features_output
 from tinykd.distill.augment import augment_waveform, spec_augment
-from tinykd.distill.checkpoint import find_checkpoint, load_checkpoint, save_best_weights, save_checkpoint, BEST_WEIGHTS
+from tinykd.distill.checkpoint import BEST_WEIGHTS, find_checkpoint, load_checkpoint, save_best_weights, save_checkpoint
 from tinykd.distill.config import DistillConfig
-from tinykd.distill.loss import LossTerms, distillation_loss
+from tinykd.distill.loss import distillation_loss
 from tinykd.distill.progress import EpochProgress
 from tinykd.distill.schedule import WarmupDecay
 from tinykd.errors import TinykdError
