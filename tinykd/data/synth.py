@@ -2,20 +2,20 @@
 
 Each clip is a source-filter voice. The source is a glottal pulse train (pitch following a contour, with
 jitter and shimmer) through a two-pole low-pass whose cut-off sets the spectral tilt, a first difference for
-lip radiation, plus aspiration noise. The filter is a cascade of four formant resonators (Klatt style) whose
-frequencies follow a vowel per syllable; syllables are gated by raised-cosine envelopes at a syllable rate.
-Short fricative bursts, a random overall energy trend, background noise at a random SNR and a random level
-make the clips untidy.
+lip radiation, plus aspiration noise. Higher pitch comes with a brighter tilt and a louder voice, as in
+natural intonation. The filter is a cascade of four formant resonators (Klatt style) whose frequencies follow
+a vowel per syllable; syllables are gated by raised-cosine envelopes at a syllable rate. Short fricative
+bursts, a random energy trend, background noise at a random SNR and a random level make the clips untidy.
 
 A class is a combination of three cues, each with deliberately overlapping values:
-- pitch contour: rise, fall, rise-fall or flat (semitone endpoints jittered, so a weak rise looks flat);
+- pitch contour: rise, fall, rise-fall or flat (semitone endpoints jittered);
 - tempo: slow or fast syllable rate (log-normal spread, so the two overlap);
-- vowel: a, i or u formants (scaled by the speaker's vocal tract and jittered per syllable; a quarter of
+- vowel: a, i or u formants (scaled by the speaker's vocal tract and jittered per syllable; 15 % of
   syllables take another vowel, as in real words).
 The first 8 classes use rise/fall x slow/fast x a/i; more classes add rise-fall, flat and u (24 at most).
 A speaker has its own base pitch and vocal-tract length (formant scale), shared by all classes.
 Every clip draws from its own `numpy.random.default_rng([seed, class, index])`, so output is reproducible
-bit for bit and does not depend on how many other clips are made.
+bit for bit and does not depend on how many other clips are made. docs/data.md has the numbers.
 """
 
 from __future__ import annotations
