@@ -238,6 +238,34 @@ def test_sim_plays_a_wav_as_its_microphone(run, model, tmp_path):
     assert p.returncode == 2 and "16000 Hz but the model takes 8000 Hz; resample it first" in p.stderr
 
 
+def test_stream_mode_windows_match_the_host_on_the_same_audio(run, model, tmp_path):
+    """Ring buffer + sliding windows end to end: result `mic<ms>` is the window ending at that time;
+    the host runs TFLM on exactly those samples of the played file and must get the same scores."""
+    import soundfile as sf
+
+    from tinykd.device.model import HostReference
+
+    rng = np.random.default_rng(3)
+    n, sr, hop = model.input_samples, model.sample_rate, 1000
+    audio = np.clip(rng.standard_normal(6 * sr) * 6000, -32768, 32767).astype(np.int16)
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, audio, sr, subtype="PCM_16")
+    with VirtualBoard(run, "--audio", str(wav), "--hop", str(hop), "--speed", "2") as vb:
+        results = []
+        monitor(vb.port, duration=30, max_results=8,
+                on_update=lambda s, e: results.append(s.last) if e == "result" else None)
+    ref = HostReference(model)
+    assert len(results) == 8
+    for r in results:
+        end = r.ident * sr // 1000
+        assert (end - n) % hop == 0 and end <= len(audio)
+        host = ref.scores(audio[end - n:end])
+        assert np.max(np.abs(np.asarray(r.scores) - host)) <= 1.5e-6
+        assert r.label == model.labels[int(np.argmax(host))]
+    starts = [r.ident * sr // 1000 - n for r in results]
+    assert starts == list(range(0, 8 * hop, hop))  # every hop, none skipped
+
+
 def test_unknown_fault_is_one_line():
     assert parse_faults(["reset@5,garbage"]) == {"reset": 5, "garbage": 96}
     with pytest.raises(TinykdError, match="unknown fault 'melt'"):

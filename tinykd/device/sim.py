@@ -286,6 +286,7 @@ class VirtualBoard:
         self.lib.tkd_board_reset(self.board)
         self.t_audio = time.monotonic()
         self.audio_sent = 0
+        self.audio_pos = 0  # the microphone "hears" the audio from its start after every boot
 
     def step(self, wait_s: float = 0.005) -> None:
         """One turn of the board's loop: read the port, feed the core, run due audio windows."""
