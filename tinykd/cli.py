@@ -701,7 +701,8 @@ def sim_cmd(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning user errors into one line on stderr."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click hands back typer.Exit's code instead of exiting.
+        code = app(args=argv, standalone_mode=False)
     except TinykdError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return exc.exit_code
@@ -713,14 +714,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted")
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # Usage errors (bad option, missing argument, no arguments => help). Typer may vendor its own
+        # click, so recognise them by what they are rather than by one click module's class.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code") and type(exc).__module__.endswith("exceptions"):
             exc.show()
-            return exc.exit_code
+            return int(exc.exit_code)
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
