@@ -30,7 +30,7 @@ def write_run_report(run_dir: Path, metrics: dict[str, Any], history: list[dict[
     lines = [
         f"# {cfg['student']} run: {metrics['split']} accuracy {metrics['accuracy']:.2%}",
         "",
-        f"- Student: `{cfg['student']}`, {config['params']:,} parameters; front end {config['frontend']['sample_rate']} Hz, "
+        f"- Student: `{cfg['student']}`, {config['params']:,} trainable parameters; front end {config['frontend']['sample_rate']} Hz, "
         f"window {config['frontend']['win_length']}, hop {config['frontend']['hop_length']}, {config['frontend']['n_mels']} mels.",
         f"- Teacher: {_teacher_line(cfg, config.get('teacher', {}))}.",
         f"- Loss: alpha = {cfg['alpha']:g} (CE weight), T = {cfg['temperature']:g}, attention weight beta = {cfg['attention_weight']:g}.",

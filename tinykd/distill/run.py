@@ -50,6 +50,11 @@ def _check_resume_config(run_dir: Path, cfg: DistillConfig, teacher: dict[str, A
     return saved
 
 
+def trainable_params(model) -> int:
+    """Learned parameters (the front end's frozen DFT and mel constants are not counted)."""
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+
+
 def resolve_config(overrides: dict[str, Any], out: str | Path | None = None, resume: bool = False) -> DistillConfig:
     """DistillConfig from the options a user gave; with --resume the run's saved settings fill the rest, so
     `tinykd distill DATA --out RUN --resume` continues a run without repeating its options."""
@@ -164,7 +169,8 @@ def distill(
             "dataset": {"root": str(Path(data).resolve()), "fingerprint": ds.fingerprint(),
                         "n_train": len(train), "n_val": len(val), "n_test": len(test)},
             "teacher": teacher,
-            "params": int(student.count_params()),
+            "params": trainable_params(student),
+            "params_total": int(student.count_params()),
         }
         save_json(run_dir / rf.CONFIG, config_doc)
         save_json(run_dir / rf.LABELS, labels)
@@ -203,7 +209,7 @@ def finish_run(run_dir: Path, student, labels: list[str], result, test, val, cfg
         "seconds_per_epoch": float(np.median(epoch_secs)) if epoch_secs else None,
         "train_seconds_this_process": train_seconds,
         "peak_rss_mb": peak_rss_mb(),
-        "params": int(student.count_params()),
+        "params": trainable_params(student),
         "temperature": cfg.temperature,
         "alpha": cfg.alpha,
         "attention_weight": cfg.attention_weight,
