@@ -520,6 +520,8 @@ def quantize_cmd(
         f"(drop {acc['drop_points']:.2f} points); top-1 agreement float/TFLM {acc['agreement_float_tflm']:.2f} %, "
         f"LiteRT/TFLM {acc['agreement_litert_tflm']:.2f} %; TFLM invoke {rep['timing']['tflm_invoke_ms_mean']:.1f} ms here"
     )
+    fitting = [name for name, entry in rep["boards"].items() if entry["fits"]]
+    console.print(f"boards it fits (tinykd/boards.py, arena {rep['arena']['bytes']} B): {', '.join(fitting) or 'none'}")
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
