@@ -10,7 +10,6 @@ the default size and the load time of the result. FSDD parts are skipped when th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tinykd.configio import save_json  # noqa: E402
 from tinykd.data import DataConfig, load_dataset  # noqa: E402
 from tinykd.data.synth import SynthConfig, synthesize  # noqa: E402
 
@@ -61,8 +61,7 @@ def main() -> int:
         print(f"synth {n} clips ({args.classes} classes x {args.clips_per_class}): generate {t_synth:.2f} s "
               f"({n / t_synth:.0f} clips/s), load {t_load:.2f} s")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2) + "\n")
+        save_json(args.json, res)
     return 0
 
 

@@ -11,7 +11,6 @@ Adam. The point: clearly above chance, well below 100 % (docs/data.md quotes the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -22,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tinykd.configio import save_json  # noqa: E402
 from tinykd.data import DataConfig, load_dataset  # noqa: E402
 from tinykd.data.synth import SynthConfig, synthesize  # noqa: E402
 from tinykd.frontend.numpy_ref import logmel  # noqa: E402
@@ -71,8 +71,7 @@ def main() -> int:
     print(f"small CNN ({res['params']} params, {args.epochs} epochs, {res['train_clips']} train clips): "
           f"train {res['train_acc']:.3f}, test {res['test_acc']:.3f} (chance {res['chance']:.3f}) in {res['seconds']} s")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(res, indent=2) + "\n")
+        save_json(args.json, res)
     return 0
 
 
