@@ -108,6 +108,15 @@ def test_hidden_files_are_ignored(tmp_path):
     assert ds.problems == [] and len(ds.clips) == len(FOLDER_FILES)
 
 
+def test_symlinked_class_folders_are_followed_once(tmp_path):
+    make_tree(tmp_path / "elsewhere", ["dog/ann_1.wav", "dog/ann_2.wav"])
+    make_tree(tmp_path / "data", ["cat/ann_1.wav", "cat/ann_2.wav"])
+    (tmp_path / "data" / "dog").symlink_to(tmp_path / "elsewhere" / "dog", target_is_directory=True)
+    (tmp_path / "data" / "cat" / "loop").symlink_to(tmp_path / "data", target_is_directory=True)  # a loop
+    ds = load_dataset(tmp_path / "data", cfg(split="random", val_fraction=0, test_fraction=0.5))
+    assert ds.labels == ["cat", "dog"] and len(ds.clips) == 4 and not ds.problems
+
+
 def test_csv_manifest_with_speaker_and_split(tmp_path):
     make_tree(tmp_path, [f"audio/{i}.flac".replace(".flac", ".wav") for i in range(12)])
     rows = ["path,label,speaker,split"]

@@ -15,6 +15,7 @@ Files that do not fit the chosen layout are reported as problems, never silently
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,14 +52,22 @@ class Problem:
 
 
 def list_audio(root: Path) -> list[Path]:
-    """Every .wav/.flac under `root` (any case), skipping hidden files and folders, in a stable order."""
-    found = []
-    for p in root.rglob("*"):
-        rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue  # .git, macOS ._ resource forks, editor temp files
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file():
-            found.append(p)
+    """Every .wav/.flac under `root` (any case), skipping hidden files and folders, in a stable order.
+
+    Symlinked folders are followed (data often lives on another disk), each real folder once, so a link
+    loop cannot hang the scan.
+    """
+    found, seen = [], set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # .git, editor and OS metadata folders
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
+                found.append(Path(folder) / name)  # hidden files: macOS ._ resource forks, temp files
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
