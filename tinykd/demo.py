@@ -329,10 +329,10 @@ def _summary_plot(summary: dict[str, Any], path: Path) -> None:
         if not np.isnan(q):
             ax.text(xi + 0.2, q + 1, f"{q:.0f}", ha="center", fontsize=8)
     ax.set_xticks(x, names, fontsize=8)
-    ax.set_ylim(0, 110)
+    ax.set_ylim(0, 120)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("tinykd demo: teacher vs students")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8, ncols=2)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)
