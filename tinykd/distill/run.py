@@ -127,6 +127,8 @@ def distill(
             return DistillResult(run_dir, load_json(run_dir / rf.METRICS), load_json(run_dir / rf.HISTORY),
                                  already_complete=True)
         data_config = from_dict(DataConfig, saved["data"])
+        if saved["distill"].get("epochs") != cfg.epochs:  # --epochs may change on resume: keep config.json true
+            save_json(run_dir / rf.CONFIG, {**saved, "distill": to_dict(cfg)})
     if data_config is None:
         data_config = default_data_config(cfg, cache if cfg.uses_teacher else None)
     if int(data_config.sample_rate) != spec.sample_rate:
