@@ -232,6 +232,9 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
             f"{metrics['n_test']} test clips and loses {metrics['drop_points']:.2f} accuracy points "
             f"(targets >= {MIN_AGREEMENT:g} %, <= {MAX_DROP_POINTS:g}){hint}"
         )
+    if not tflm.exact_arena_ok:
+        warnings.append(f"a fresh TFLM interpreter with exactly the measured {tflm.arena_bytes} B arena failed; "
+                        f"keep the margin (--arena-margin) or more")
     ops = _op_table(graph)
     total_macs = sum(r["macs"] for r in ops)
     float_rows = [r for r in ops if r["kind"] == "float"]
