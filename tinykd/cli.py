@@ -705,7 +705,7 @@ def demo_cmd(
     force: bool = typer.Option(False, "--force", help="Delete OUT and start over (default: keep finished stages, continue the rest)."),
     teacher_epochs: Optional[int] = typer.Option(None, "--teacher-epochs", help="Teacher epochs (default 12; --quick 6)."),
     student_epochs: Optional[int] = typer.Option(None, "--student-epochs", help="Epochs per student (default 30; --quick 15)."),
-    board: Optional[str] = typer.Option(None, "--board", help="Board the firmware folder is generated for (default esp32; see `tinykd boards`)."),
+    board: Optional[str] = typer.Option(None, "--board", help="Board the firmware folder is generated for (default esp32s3; see `tinykd boards`)."),
 ) -> None:
     """Run the whole pipeline on the built-in data: data -> tiny teacher -> cache -> students -> int8 -> C -> virtual board.
 
