@@ -703,8 +703,8 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for every stage's output (data, teacher, cache, runs, report)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller data, fewer epochs, Wav2Tiny only: a few minutes on 2 cores."),
     force: bool = typer.Option(False, "--force", help="Delete OUT and start over (default: keep finished stages, continue the rest)."),
-    teacher_epochs: Optional[int] = typer.Option(None, "--teacher-epochs", help="Teacher epochs (default 12; --quick 6)."),
-    student_epochs: Optional[int] = typer.Option(None, "--student-epochs", help="Epochs per student (default 30; --quick 15)."),
+    teacher_epochs: Optional[int] = typer.Option(None, "--teacher-epochs", help="Teacher epochs (default 10; --quick 6)."),
+    student_epochs: Optional[int] = typer.Option(None, "--student-epochs", help="Epochs per student (default 20; --quick 15)."),
     board: Optional[str] = typer.Option(None, "--board", help="Board the firmware folder is generated for (default esp32s3; see `tinykd boards`)."),
 ) -> None:
     """Run the whole pipeline on the built-in data: data -> tiny teacher -> cache -> students -> int8 -> C -> virtual board.
