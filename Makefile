@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test bench setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Every benchmark, one results file (bench/results/ALL.md); PROFILE=full for the sizes the docs quote.
+PROFILE ?= quick
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py --profile $(PROFILE)
 
 clean:
 	rm -rf $(VENV) demo-out
