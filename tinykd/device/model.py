@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from tinykd.configio import load_json
 from tinykd.device.protocol import model_hash
 from tinykd.errors import TinykdError
+from tinykd.quantize.arena import measure_arena_bytes
 
 INT8_DIR = "int8"
 TFLITE_NAME = "model_int8.tflite"
@@ -51,25 +51,6 @@ def _run_sample_rate(tflite: Path) -> int | None:
                 if isinstance(sr, int) and sr > 0:
                     return sr
     return None
-
-
-def measure_arena_bytes(tflite_bytes: bytes) -> int:
-    """Arena bytes TFLM actually allocates for the model (parsed from print_allocations on fd 2)."""
-    from tflite_micro import runtime
-
-    interp = runtime.Interpreter.from_bytes(tflite_bytes)
-    with tempfile.TemporaryFile() as cap:
-        saved = os.dup(2)
-        os.dup2(cap.fileno(), 2)
-        try:
-            interp.print_allocations()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        cap.seek(0)
-        text = cap.read().decode(errors="replace")
-    m = re.search(r"Arena allocation total (\d+) bytes", text)
-    return int(m.group(1)) if m else 0
 
 
 @dataclass

@@ -20,10 +20,10 @@ import numpy as np
 
 from tinykd.errors import TinykdError
 from tinykd.quantize.graph import Graph
+from tinykd.quantize.arena import arena_bytes
 
 # Arena handed to TFLM while measuring; the recording allocator reports what it really used.
 MEASURE_ARENA_BYTES = 64 * 1024 * 1024
-_ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 _NODE_FAIL = re.compile(r"Node (\S+) \(number (\d+)\) failed to (prepare|invoke|init)")
 _NO_OP = re.compile(r"Didn't find op for builtin opcode '([^']+)'")
 _NO_REG = re.compile(r"Failed to get registration from op code (\S+)")
@@ -103,10 +103,10 @@ def run_tflm(
                 raise TflmError(_describe_failure(stderr, graph))
             raise TflmError(f"TFLite Micro interpreter process failed (exit {proc.returncode}): {_describe_failure(stderr, graph)}")
         allocations = stderr.split("---allocations---", 1)[-1].strip()
-        m = _ARENA_TOTAL.search(allocations)
-        if not m:
-            raise TflmError("TFLite Micro printed no 'Arena allocation total' line; check the tflite-micro install")
-        arena = int(m.group(1))
+        try:
+            arena = arena_bytes(allocations)
+        except TinykdError as exc:
+            raise TflmError(str(exc)) from None
         outputs = np.load(tmp / "outputs.npy", allow_pickle=False)
         exact = subprocess.run(
             [sys.executable, "-m", "tinykd.quantize.tflm_worker", "--exact", str(tmp / "model.tflite"),

@@ -11,20 +11,18 @@ on a representative set, then quantized with some ops kept float:
   body is int8. An int8 power spectrum is useless: squaring maps everything but the loudest bins to zero
   (measured: log-mel errors of ~90 dB on FSDD speech), and TFLM has no int8 LOG.
 
-TFLM reports its arena only through `print_allocations()` on the C-level stderr; it is captured by pointing
-file descriptor 2 at a temporary file for the duration of the call.
+The arena is read from TFLM's `print_allocations()` report by `tinykd.quantize.arena`.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from tinykd.errors import TinykdError
+from tinykd.quantize.arena import allocations_report, arena_bytes
 
 # Ops the TFLM interpreter registers in its AllOpsResolver that a student may use.
 TFLM_OPS = frozenset(
@@ -35,7 +33,6 @@ TFLM_OPS = frozenset(
         "PACK", "SQUEEZE", "GATHER",
     }
 )
-_ARENA_LINE = re.compile(r"Arena allocation total (\d+) bytes")
 
 
 @dataclass(frozen=True)
@@ -110,11 +107,8 @@ def measure_arena(flatbuffer: bytes, example: np.ndarray | None = None) -> Arena
     interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=4 * 1024 * 1024)
     if example is not None:
         invoke_float(interp, example)
-    text = _capture_fd2(interp.print_allocations)
-    match = _ARENA_LINE.search(text)
-    if not match:
-        raise TinykdError("TFLM printed no 'Arena allocation total' line; is tflite-micro installed correctly?")
-    return ArenaReport(int(match.group(1)), len(flatbuffer), op_names(flatbuffer), text)
+    text = allocations_report(interp)
+    return ArenaReport(arena_bytes(text), len(flatbuffer), op_names(flatbuffer), text)
 
 
 def invoke_float(interp, x: np.ndarray) -> np.ndarray:
@@ -134,23 +128,6 @@ def invoke_float(interp, x: np.ndarray) -> np.ndarray:
         q = out["quantization_parameters"]
         y = (y.astype(np.float32) - q["zero_points"][0]) * q["scales"][0]
     return y
-
-
-def _capture_fd2(fn) -> str:
-    """Run `fn` with the process's file descriptor 2 redirected to a temp file; return what was written."""
-    import sys
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            fn()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        sink.seek(0)
-        return sink.read().decode("utf-8", "replace")
 
 
 def example_clips(n: int, samples: int, sample_rate: int, seed: int = 0) -> np.ndarray:
