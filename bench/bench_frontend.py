@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from tinykd.frontend.numpy_ref import logmel  # noqa: E402
 from tinykd.frontend.spec import DEFAULT_SPEC  # noqa: E402
+from tinykd.quantize.arena import HOST_ARENA_BYTES  # noqa: E402
 
 
 def load_clips(n: int, fsdd: Path) -> tuple[np.ndarray, str]:
@@ -85,7 +86,7 @@ def main() -> None:
         model.export(tmp, "tf_saved_model", verbose=False,
                      input_signature=[tf.TensorSpec([1, x.shape[1]], tf.float32)])
         flatbuffer = tf.lite.TFLiteConverter.from_saved_model(tmp).convert()
-    tflm = runtime.Interpreter.from_bytes(flatbuffer)
+    tflm = runtime.Interpreter.from_bytes(flatbuffer, arena_size=HOST_ARENA_BYTES)
     m = min(n, 64)
     errs = []
 

@@ -19,6 +19,7 @@ import scipy.signal
 from tinykd.errors import TinykdError
 from tinykd.frontend.matrices import dft_kernels, empty_mel_bands, mel_matrix, window
 from tinykd.frontend.numpy_ref import logmel, normalise
+from tinykd.quantize.arena import HOST_ARENA_BYTES
 from tinykd.frontend.spec import DEFAULT_SPEC, FrontEndSpec
 
 PARITY_DB = 0.02
@@ -209,8 +210,8 @@ def test_converted_front_end_runs_in_tflm_and_matches_reference(tmp_path):
     flatbuffer = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm")).convert()
     ops = {op["op_name"] for op in Interpreter(model_content=flatbuffer)._get_ops_details()}
     assert "RFFT2D" not in ops and ops <= {"MEAN", "SUB", "MUL", "ADD", "RSQRT", "RESHAPE", "CONV_2D",
-                                            "FULLY_CONNECTED", "MAXIMUM", "LOG"}
-    tflm = runtime.Interpreter.from_bytes(flatbuffer)
+                                            "SUM", "FULLY_CONNECTED", "MAXIMUM", "LOG"}
+    tflm = runtime.Interpreter.from_bytes(flatbuffer, arena_size=HOST_ARENA_BYTES)
     for clip in generated_audio(16000, 16000):
         tflm.set_input(clip[None, :], 0)
         tflm.invoke()

@@ -73,8 +73,9 @@ def test_mac_counts_by_hand():
     mean = 250 * 13 * 15
     dense = 13 * 15 * 10
     assert info["macs_per_second"]["body"] == conv + mean + dense
-    # front end: normalisation (2 per sample), DFT (64-tap window x 66 outputs per frame), power, mel, dB scale
-    front = 2 * 16000 + 499 * 64 * 66 + 499 * 66 + 499 * 66 * 26 + 499 * 26
+    # front end: normalisation (2 per sample), DFT (64-tap window x 66 outputs per frame), power (re^2, im^2),
+    # mel bank on the 33 powers, dB scale
+    front = 2 * 16000 + 499 * 64 * 66 + 499 * 66 + 499 * 33 * 26 + 499 * 26
     assert info["macs_per_second"]["frontend"] == front
     # per second of audio: a 2 s clip has twice the MACs, the same rate
     two = describe("wav2tiny", clip_seconds=2.0)["macs_per_second"]["body"]

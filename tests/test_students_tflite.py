@@ -29,7 +29,7 @@ def test_conversion_has_only_tflm_ops_and_folded_batch_norm(name):
     cfg = load_student_config(name)
     model = build_student(name, 10, cfg.clip_samples())
     clips = example_clips(4, cfg.clip_samples(), cfg.spec().sample_rate)
-    flatbuffer = convert_int8(model, clips, frontend_int8=False)
+    flatbuffer = convert_int8(model, clips, frontend_int8=False, keep_names=True)
     report = measure_arena(flatbuffer, clips[0])  # loads, allocates and invokes in the TFLM interpreter
     assert set(report.ops) <= TFLM_OPS, set(report.ops) - TFLM_OPS
     assert "CONV_2D" in report.ops and "FULLY_CONNECTED" in report.ops

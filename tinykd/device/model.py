@@ -80,8 +80,10 @@ class DeviceModel:
     def interpreter(self):
         from tflite_micro import runtime
 
+        from tinykd.quantize.arena import HOST_ARENA_BYTES
+
         try:
-            return runtime.Interpreter.from_bytes(self.flatbuffer)
+            return runtime.Interpreter.from_bytes(self.flatbuffer, arena_size=HOST_ARENA_BYTES)
         except Exception as exc:  # the TFLM binding raises RuntimeError with a long C message
             raise TinykdError(f"{self.path}: TFLM cannot load this model ({str(exc).splitlines()[0][:160]})") from None
 

@@ -109,6 +109,17 @@ def float_nodes(calibrated: bytes, frontend_layer: str, frontend: str) -> list[s
     return sorted(set(nodes))
 
 
+def strip_names(flatbuffer: bytes) -> bytes:
+    """The same model without tensor names, signature definitions or description (TensorFlow's own
+    `flatbuffer_utils.strip_strings`): TFLM never reads them, and on a ~15 K-parameter student they are a
+    few KB of flash. Tensor and op indices are unchanged, so a graph read from the named model describes it."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    flatbuffer_utils.strip_strings(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 def quantize_int8(model, representative: np.ndarray, frontend: str = "float") -> bytes:
     """The int8 flatbuffer (see the module docstring for what stays float)."""
     from tensorflow.lite.python import convert as tfl_convert

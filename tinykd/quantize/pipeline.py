@@ -151,7 +151,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
     `data` defaults to the data set the run was trained on (`dataset.root` in RUN/config.json)."""
     from tinykd.data import load_dataset
     from tinykd.distill.runfolder import load_run_model
-    from tinykd.quantize.convert import quantize_int8
+    from tinykd.quantize.convert import quantize_int8, strip_names
     from tinykd.quantize.tflm import run_tflm
     from tinykd.emit.op_resolver import resolver_methods
 
@@ -207,8 +207,9 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
         x_test = as_pcm16(x_test)
 
         step(f"quantizing ({frontend} front end, {len(rep)} calibration clips)")
-        flatbuffer = quantize_int8(model, rep, frontend=frontend)
-        graph = read_graph(flatbuffer)
+        named = quantize_int8(model, rep, frontend=frontend)
+        graph = read_graph(named)  # the report names tensors from the named model ...
+        flatbuffer = strip_names(named)  # ... and the device gets it without the strings
         t_in, t_out = graph.io(graph.inputs[0]), graph.io(graph.outputs[0])
 
         step("float Keras model on the test split")

@@ -76,10 +76,12 @@ def layer_plan(
         PlannedLayer("dft", "frontend", spec_shape, 0, 0, frames * spec.win_length * bins2, n + _prod(spec_shape),
                      weights=spec.win_length * bins2)
     )
-    plan.append(PlannedLayer("power", "frontend", spec_shape, 0, 0, _prod(spec_shape), 2 * _prod(spec_shape)))
+    # re*re + im*im: two multiplies per bin, then the mel bank on the n_bins powers.
+    power_shape = (frames, spec.n_bins)
+    plan.append(PlannedLayer("power", "frontend", power_shape, 0, 0, _prod(spec_shape), _prod(spec_shape) + _prod(power_shape)))
     plan.append(
-        PlannedLayer("mel", "frontend", (frames, mels), 0, 0, frames * bins2 * mels, _prod(spec_shape) + frames * mels,
-                     weights=bins2 * mels)
+        PlannedLayer("mel", "frontend", (frames, mels), 0, 0, frames * spec.n_bins * mels,
+                     _prod(power_shape) + frames * mels, weights=spec.n_bins * mels)
     )
     plan.append(PlannedLayer("log", "frontend", (frames, mels), 0, 0, frames * mels, 2 * frames * mels))
 

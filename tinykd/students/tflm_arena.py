@@ -43,8 +43,9 @@ class ArenaReport:
     allocations: str  # the full print_allocations() text
 
 
-def convert_int8(model, representative: np.ndarray, frontend_int8: bool) -> bytes:
-    """Keras student -> int8 TFLite flatbuffer (see the module docstring for what stays float)."""
+def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_names: bool = False) -> bytes:
+    """Keras student -> int8 TFLite flatbuffer (see the module docstring for what stays float); without tensor
+    names, as the quantizer ships it, unless `keep_names` (to inspect which layers became which ops)."""
     import tensorflow as tf
     from tensorflow.lite.python import convert as tfl_convert
 
@@ -65,13 +66,16 @@ def convert_int8(model, representative: np.ndarray, frontend_int8: bool) -> byte
         converter.representative_dataset = samples
         converter._experimental_calibrate_only = True  # quantize below, with the float ops chosen here
         calibrated = converter.convert()
-    return tfl_convert.mlir_quantize(
+    from tinykd.quantize.convert import strip_names  # the quantizer ships models without names; measure the same
+
+    quantized = tfl_convert.mlir_quantize(
         calibrated,
         fully_quantize=True,
         input_data_type=tf.int8 if frontend_int8 else tf.float32,
         output_data_type=tf.float32,
         denylisted_nodes=_float_frontend_nodes(calibrated, after_dft=frontend_int8),
     )
+    return quantized if keep_names else strip_names(quantized)
 
 
 def _float_frontend_nodes(flatbuffer: bytes, after_dft: bool) -> list[str]:
@@ -81,15 +85,15 @@ def _float_frontend_nodes(flatbuffer: bytes, after_dft: bool) -> list[str]:
 
     interp = Interpreter(model_content=flatbuffer)
     names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
-    chosen, seen_dft = [], not after_dft
+    front = []
     for op in interp._get_ops_details():  # in execution order
         outputs = [names[i] for i in op["outputs"]]
-        if not any("frontend" in name.split(";")[0] for name in outputs):
-            continue
-        if seen_dft:
-            chosen.extend(outputs)
-        seen_dft = seen_dft or op["op_name"] == "CONV_2D"
-    return chosen
+        if any("frontend" in name.split(";")[0] for name in outputs):
+            front.append((op["op_name"], outputs))
+    # The power spectrum starts after the DFT convolution.
+    last_dft = max((i for i, (name, _) in enumerate(front) if name == "CONV_2D"), default=-1)
+    start = last_dft + 1 if after_dft else 0
+    return [name for _, outputs in front[start:] for name in outputs]
 
 
 def op_names(flatbuffer: bytes) -> tuple[str, ...]:
