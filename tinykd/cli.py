@@ -147,12 +147,21 @@ def _teacher_data_config(fmt: str, split: str, sample_rate: int, clip_seconds: f
     return DataConfig(format=fmt, split=split, sample_rate=sample_rate, clip_seconds=clip_seconds, seed=seed)
 
 
+def _teacher_rate(teacher_dir: Path) -> int:
+    from tinykd.teacher.model import teacher_sample_rate
+
+    return teacher_sample_rate(teacher_dir)
+
+
 _DATA_HELP = "Data set folder (any layout tinykd.data reads: FSDD, TESS, folder-per-class, CSV)."
 _FORMAT_OPT = typer.Option("auto", "--format", help="Data set layout: auto, tess, fsdd, folder or csv.")
 _SPLIT_OPT = typer.Option(
     "auto", "--split", help="auto (the data set's own split, else stratified random), random, or speaker:NAME (NAME held out as test)."
 )
 _RATE_OPT = typer.Option(16000, "--sample-rate", help="Rate every clip is resampled to, in Hz (the teacher's input rate).")
+_TEACHER_RATE_OPT = typer.Option(
+    None, "--sample-rate", help="Rate every clip is resampled to, in Hz. Default: the rate the teacher was trained at."
+)
 _CLIP_OPT = typer.Option(1.0, "--clip-seconds", help="Clip length in seconds (short clips are padded, long ones cut).")
 _DATA_SEED_OPT = typer.Option(0, "--data-seed", help="Seed of the train/val/test assignment.")
 
@@ -216,7 +225,7 @@ def teacher_export(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete cache of another teacher or data set at --out."),
     fmt: str = _FORMAT_OPT,
     split: str = _SPLIT_OPT,
-    sample_rate: int = _RATE_OPT,
+    sample_rate: Optional[int] = _TEACHER_RATE_OPT,
     clip_seconds: float = _CLIP_OPT,
     data_seed: int = _DATA_SEED_OPT,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -227,6 +236,7 @@ def teacher_export(
     if batch_size < 1 or shard_size < 1:
         raise TinykdError("--batch-size and --shard-size must be >= 1")
     cfg = ExportConfig(batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, overwrite=overwrite)
+    sample_rate = _teacher_rate(teacher) if sample_rate is None else sample_rate
     data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
     result = export_cache(data, teacher, out, cfg, data_cfg, progress=progress, log=console.print)
     if result.already_complete:
@@ -248,7 +258,7 @@ def teacher_evaluate(
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
     fmt: str = _FORMAT_OPT,
     split: str = _SPLIT_OPT,
-    sample_rate: int = _RATE_OPT,
+    sample_rate: Optional[int] = _TEACHER_RATE_OPT,
     clip_seconds: float = _CLIP_OPT,
     data_seed: int = _DATA_SEED_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -258,6 +268,7 @@ def teacher_evaluate(
 
     from tinykd.teacher.evaluate import evaluate_teacher
 
+    sample_rate = _teacher_rate(teacher) if sample_rate is None else sample_rate
     data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
     result = evaluate_teacher(data, teacher, data_cfg, on, batch_size=batch_size, device=device, threads=threads)
     if json_out:
