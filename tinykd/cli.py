@@ -497,6 +497,9 @@ def quantize_cmd(
     frontend: str = typer.Option("auto", "--frontend", help="auto (the student preset's frontend_int8 hint), float "
                                  "(log-mel front end float32, float32 waveform in and scores out) or int8 (all int8 "
                                  "but MAXIMUM and LOG, int8 waveform in and int8 scores out)."),
+    frontend_weights: str = typer.Option("int8", "--frontend-weights", help="int8: the float front end's DFT kernel "
+                                         "and mel bank are stored int8 and expanded to float32 at invoke by DEQUANTIZE "
+                                         "(4x less flash for them; activations stay float). float: stored float32."),
     arena_margin: float = typer.Option(0.10, "--arena-margin", help="Fraction added to the TFLM-measured arena for "
                                        "TINYKD_ARENA_BYTES (rounded up to 1 KiB). Default 0.10."),
     max_test_clips: int = typer.Option(0, "--max-test-clips", help="Run only this many test clips through the "
@@ -515,7 +518,8 @@ def quantize_cmd(
 
     if not int8:
         raise TinykdError("only --int8 quantization is supported")
-    cfg = QuantizeConfig(representative_size=representative_size, frontend=frontend, arena_margin=arena_margin,
+    cfg = QuantizeConfig(representative_size=representative_size, frontend=frontend, frontend_weights=frontend_weights,
+                         arena_margin=arena_margin,
                          max_test_clips=max_test_clips, seed=seed, name=name, board=board or "")
     result = quantize_run(run, data, out, cfg)
     rep = result.report

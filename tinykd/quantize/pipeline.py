@@ -151,6 +151,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
     `data` defaults to the data set the run was trained on (`dataset.root` in RUN/config.json)."""
     from tinykd.data import load_dataset
     from tinykd.distill.runfolder import load_run_model
+    from tinykd.quantize.compress import int8_float_weights
     from tinykd.quantize.convert import quantize_int8, strip_names
     from tinykd.quantize.tflm import run_tflm
     from tinykd.emit.op_resolver import resolver_methods
@@ -208,6 +209,9 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
 
         step(f"quantizing ({frontend} front end, {len(rep)} calibration clips)")
         named = quantize_int8(model, rep, frontend=frontend)
+        compressed: list[dict] = []
+        if config.frontend_weights == "int8":
+            named, compressed = int8_float_weights(named)
         graph = read_graph(named)  # the report names tensors from the named model ...
         flatbuffer = strip_names(named)  # ... and the device gets it without the strings
         t_in, t_out = graph.io(graph.inputs[0]), graph.io(graph.outputs[0])
@@ -264,6 +268,9 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
             "float_op_count": len(float_rows),
             "float_macs": float_macs,
             "float_macs_share": float_macs / total_macs if total_macs else 0.0,
+            # float matrices stored int8 and expanded by DEQUANTIZE at invoke (tinykd.quantize.compress)
+            "weights": config.frontend_weights,
+            "int8_stored_matrices": compressed,
         },
         "model": {"file": TFLITE, "bytes": len(flatbuffer), "hash16": model_hash(flatbuffer),
                   "keras_params": int(model.count_params()), "weight_bytes": graph.weight_bytes()},

@@ -23,6 +23,7 @@ def render_report_md(report: dict, allocations: str = "") -> str:
         "",
         f"Run `{report['run']}`, data `{report['data']}`; front end kept **{fe['mode']}** "
         f"(float ops: {', '.join(fe['float_ops']) or 'none'}).",
+        *_stored_int8_lines(fe),
         "",
         "| figure | value |",
         "|---|---|",
@@ -71,3 +72,14 @@ def render_report_md(report: dict, allocations: str = "") -> str:
     if allocations:
         lines += ["", "## TFLM allocation report", "", "```", allocations.strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def _stored_int8_lines(fe: dict) -> list[str]:
+    """One sentence on the float matrices stored int8 (tinykd.quantize.compress), if any."""
+    stored = fe.get("int8_stored_matrices") or []
+    if not stored:
+        return []
+    parts = ", ".join(f"{m['op']} {'x'.join(str(d) for d in m['shape'])} ({m['float_bytes']} -> {m['int8_bytes']} B)"
+                      for m in stored)
+    return ["", f"Float matrices stored int8 and expanded by DEQUANTIZE at invoke (`--frontend-weights int8`): {parts}."]
+
