@@ -105,7 +105,8 @@ def xxd_side_by_side(int8_dir: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fsdd", type=Path, default=Path(os.environ.get("TINYKD_FSDD", REPO.parent / "shared" / "data" / "fsdd")))
-    ap.add_argument("--presets", default="wav2tiny,wav2small,wav2tiny-64k,wav2small-64k")
+    ap.add_argument("--presets", default="wav2tiny,wav2small,wav2tiny-64k,wav2small-64k",
+                    help="comma-separated presets; PRESET+float-head also quantizes with --float-head")
     ap.add_argument("--run", action="append", default=[], help="PRESET=RUN_DIR: use a distilled run for that preset")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--train-clips", type=int, default=0, help="train on a random subset (0 = all)")
@@ -125,16 +126,27 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_quantize_"))
     work.mkdir(parents=True, exist_ok=True)
     rows, side = [], None
-    for preset in [p.strip() for p in args.presets.split(",") if p.strip()]:
+    trained: dict[str, Path] = {}
+    for entry in [p.strip() for p in args.presets.split(",") if p.strip()]:
+        # "PRESET+float-head" quantizes the same run with the pooling head and classifier kept float.
+        preset, _, variant = entry.partition("+")
+        if variant not in ("", "float-head"):
+            print(f"unknown variant {variant!r} in {entry!r} (known: float-head)", file=sys.stderr)
+            return 2
         t0 = time.perf_counter()
-        run = Path(runs[preset]) if preset in runs else train_run(preset, args.fsdd, work, args.epochs, args.train_clips, args.seed)
-        cfg = QuantizeConfig(representative_size=args.representative_size, max_test_clips=args.max_test_clips, seed=args.seed)
-        result = quantize_run(run, args.fsdd, work / f"int8_{preset}", cfg)
+        if preset in runs:
+            run = Path(runs[preset])
+        else:
+            run = trained.get(preset) or train_run(preset, args.fsdd, work, args.epochs, args.train_clips, args.seed)
+            trained[preset] = run
+        cfg = QuantizeConfig(representative_size=args.representative_size, max_test_clips=args.max_test_clips,
+                             seed=args.seed, float_head=variant == "float-head")
+        result = quantize_run(run, args.fsdd, work / f"int8_{entry}", cfg)
         rep = result.report
         acc = rep["accuracy"]
         base = preset.split("-")[0]
         row = {
-            "preset": preset,
+            "preset": entry,
             "run": str(run),
             "trained_here": preset not in runs,
             "frontend": rep["frontend"]["mode"],
@@ -163,14 +175,14 @@ def main() -> int:
             side = xxd_side_by_side(result.out_dir)
 
     print()
-    head = f"{'preset':<14} {'fe':<5} {'params':>7} {'flatbuf B':>10} {'target':>8} {'arena B':>9} {'64k?':>5} " \
+    head = f"{'preset':<20} {'fe':<5} {'params':>7} {'flatbuf B':>10} {'target':>8} {'arena B':>9} {'64k?':>5} " \
            f"{'float %':>8} {'int8 %':>7} {'drop':>6} {'agree %':>8} {'TFLM ms':>8}  boards"
     print(head)
     print("-" * len(head))
     for r in rows:
         target = "" if r["flatbuffer_target"] is None else ("ok" if r["flatbuffer_bytes"] <= r["flatbuffer_target"] else "OVER")
         fits64 = "" if r["arena_target"] is None else ("ok" if r["arena_measured_bytes"] <= r["arena_target"] else "OVER")
-        print(f"{r['preset']:<14} {r['frontend']:<5} {r['params']:>7} {r['flatbuffer_bytes']:>10} {target:>8} "
+        print(f"{r['preset']:<20} {r['frontend']:<5} {r['params']:>7} {r['flatbuffer_bytes']:>10} {target:>8} "
               f"{r['arena_measured_bytes']:>9} {fits64:>5} {r['float_acc']:>8.2f} {r['int8_acc']:>7.2f} "
               f"{r['drop_points']:>6.2f} {r['agreement']:>8.2f} {r['tflm_ms']:>8.1f}  {','.join(r['fits']) or '-'}")
     print("\nTargets: agreement >= 99 %, drop <= 0.5 points; flatbuffer wav2tiny <= 32768 B, wav2small <= 131072 B; "

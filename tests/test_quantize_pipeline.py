@@ -343,3 +343,20 @@ def test_front_end_matrices_are_stored_int8_and_expanded_at_invoke(quantized, tr
     saved = sum(m["float_bytes"] - m["int8_bytes"] for m in stored)
     assert plain["model"]["bytes"] - report["model"]["bytes"] >= saved - 512  # minus the DEQUANTIZE ops and int8 tensors
     assert report["accuracy"]["agreement_float_tflm"] >= plain["accuracy"]["agreement_float_tflm"] - 5.0
+
+
+def test_float_head_keeps_pooling_and_classifier_float(trained_run, synth_root, tmp_path):
+    """--float-head: the mean-over-time head and the classifier run float (the classifier's matrix stored int8
+    and expanded by DEQUANTIZE); the int8 body before them is unchanged."""
+    from tinykd.quantize import QuantizeConfig, quantize_run
+
+    report = quantize_run(trained_run, synth_root, tmp_path / "float-head",
+                          QuantizeConfig(representative_size=24, float_head=True), show_progress=False).report
+    assert report["frontend"]["float_head"] is True
+    rows = report["ops"]
+    assert rows[-1]["op"] == "FULLY_CONNECTED" and rows[-1]["kind"] == "float"
+    assert any(r["op"] == "MEAN" and r["kind"] == "float" and "time_mean" in r["name"] for r in rows)
+    assert any(r["op"] == "CONV_2D" and r["kind"] == "int8" for r in rows)
+    stored = {m["op"] for m in report["frontend"]["int8_stored_matrices"]}
+    assert stored == {"CONV_2D", "FULLY_CONNECTED"} and len(report["frontend"]["int8_stored_matrices"]) == 3
+    assert report["output"]["dtype"] == "float32"

@@ -500,6 +500,9 @@ def quantize_cmd(
     frontend_weights: str = typer.Option("int8", "--frontend-weights", help="int8: the float front end's DFT kernel "
                                          "and mel bank are stored int8 and expanded to float32 at invoke by DEQUANTIZE "
                                          "(4x less flash for them; activations stay float). float: stored float32."),
+    float_head: bool = typer.Option(False, "--float-head/--int8-head", help="Keep the pooling head (attention pool, "
+                                    "Gram matrix or mean) and the classifier float, their matrices stored int8: "
+                                    "int8 softmax weights over many frames cost Wav2Small 1-2 points; costs arena."),
     arena_margin: float = typer.Option(0.10, "--arena-margin", help="Fraction added to the TFLM-measured arena for "
                                        "TINYKD_ARENA_BYTES (rounded up to 1 KiB). Default 0.10."),
     max_test_clips: int = typer.Option(0, "--max-test-clips", help="Run only this many test clips through the "
@@ -519,7 +522,7 @@ def quantize_cmd(
     if not int8:
         raise TinykdError("only --int8 quantization is supported")
     cfg = QuantizeConfig(representative_size=representative_size, frontend=frontend, frontend_weights=frontend_weights,
-                         arena_margin=arena_margin,
+                         float_head=float_head, arena_margin=arena_margin,
                          max_test_clips=max_test_clips, seed=seed, name=name, board=board or "")
     result = quantize_run(run, data, out, cfg)
     rep = result.report

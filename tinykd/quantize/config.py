@@ -14,6 +14,7 @@ class QuantizeConfig:
     representative_size: int = 200  # training clips used to calibrate activation ranges
     frontend: str = "auto"  # auto (the student preset's frontend_int8 hint) | float | int8
     frontend_weights: str = "int8"  # int8: float front-end matrices stored int8 + DEQUANTIZE (4x less flash) | float
+    float_head: bool = False  # keep the pooling head and classifier float (their matrices stored int8)
     arena_margin: float = 0.10  # emitted arena = measured * (1 + margin), rounded up to 1 KiB
     max_test_clips: int = 0  # 0 = the whole test split
     seed: int = 0  # which training clips calibrate

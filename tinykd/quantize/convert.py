@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -94,12 +94,26 @@ def _converter_reason(exc: Exception) -> str:
     return lines[0][:300] if lines else type(exc).__name__
 
 
-def float_nodes(calibrated: bytes, frontend_layer: str, frontend: str) -> list[str]:
-    """Output tensor names of the ops to keep float (the quantizer's `denylisted_nodes`)."""
+# Pooling layers of the students' heads (tinykd.students.layers), kept float with `float_head`.
+HEAD_POOL_LAYERS = ("SoftmaxTimePool", "GramConcat", "TimeMean")
+
+
+def head_layer_names(model) -> list[str]:
+    """Names of the pooling-head layers of a student (attention pool and Gram matrix, or mean over time)."""
+    return [layer.name for layer in model.layers if type(layer).__name__ in HEAD_POOL_LAYERS]
+
+
+def float_nodes(calibrated: bytes, frontend_layer: str, frontend: str, head_layers: Sequence[str] = ()) -> list[str]:
+    """Output tensor names of the ops to keep float (the quantizer's `denylisted_nodes`): the front end's (all
+    of them, or MAXIMUM and LOG), and with `head_layers` those layers' ops plus the op that makes the model's
+    output (the classifier; its tensor carries the signature's name, not the layer's)."""
     graph = read_graph(calibrated)
     nodes = []
     for op in graph.ops:
         name = graph.tensors[op.outputs[0]].name
+        if head_layers and (any(_belongs_to(name, layer) for layer in head_layers) or op.outputs[0] in graph.outputs):
+            nodes.extend(graph.tensors[i].name for i in op.outputs)
+            continue
         if not _belongs_to(name, frontend_layer):
             continue
         if frontend == "float" or op.name in FLOAT_ONLY_FRONTEND_OPS:
@@ -120,15 +134,17 @@ def strip_names(flatbuffer: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def quantize_int8(model, representative: np.ndarray, frontend: str = "float") -> bytes:
-    """The int8 flatbuffer (see the module docstring for what stays float)."""
+def quantize_int8(model, representative: np.ndarray, frontend: str = "float", float_head: bool = False) -> bytes:
+    """The int8 flatbuffer (see the module docstring for what stays float). `float_head` also keeps the
+    pooling head and the classifier float: int8 softmax weights over ~100 frames are a few LSBs each, which
+    cost Wav2Small's attention pooling 1-2 points on FSDD."""
     from tensorflow.lite.python import convert as tfl_convert
 
     if frontend not in FRONTEND_MODES:
         raise TinykdError(f"--frontend must be one of {', '.join(FRONTEND_MODES)}, got {frontend!r}")
     layer = frontend_layer_name(model)
     calibrated = calibrate(model, representative)
-    deny = float_nodes(calibrated, layer, frontend)
+    deny = float_nodes(calibrated, layer, frontend, head_layer_names(model) if float_head else ())
     try:
         with quiet_c_output():
             return tfl_convert.mlir_quantize(

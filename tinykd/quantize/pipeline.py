@@ -208,7 +208,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
         x_test = as_pcm16(x_test)
 
         step(f"quantizing ({frontend} front end, {len(rep)} calibration clips)")
-        named = quantize_int8(model, rep, frontend=frontend)
+        named = quantize_int8(model, rep, frontend=frontend, float_head=config.float_head)
         compressed: list[dict] = []
         if config.frontend_weights == "int8":
             named, compressed = int8_float_weights(named)
@@ -230,8 +230,13 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
     tflm_scores = to_float_scores(tflm.outputs, t_out)
     metrics = compare(list(labels), y_test, float_scores, tflm_scores, to_float_scores(litert, t_out))
     if metrics["agreement_float_tflm"] < MIN_AGREEMENT or metrics["drop_points"] > MAX_DROP_POINTS:
-        hint = ("; the int8 front end feeds the network an 8-bit waveform: --frontend float keeps it float "
-                "(larger arena)") if frontend == "int8" else ""
+        if frontend == "int8":
+            hint = ("; the int8 front end feeds the network an 8-bit waveform: --frontend float keeps it float "
+                    "(larger arena)")
+        elif not config.float_head:
+            hint = "; --float-head keeps the pooling head and classifier float (larger arena)"
+        else:
+            hint = ""
         warnings.append(
             f"int8 model (TFLM) agrees with the float model on {metrics['agreement_float_tflm']:.1f} % of "
             f"{metrics['n_test']} test clips and loses {metrics['drop_points']:.2f} accuracy points "
@@ -270,6 +275,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
             "float_macs_share": float_macs / total_macs if total_macs else 0.0,
             # float matrices stored int8 and expanded by DEQUANTIZE at invoke (tinykd.quantize.compress)
             "weights": config.frontend_weights,
+            "float_head": bool(config.float_head),
             "int8_stored_matrices": compressed,
         },
         "model": {"file": TFLITE, "bytes": len(flatbuffer), "hash16": model_hash(flatbuffer),
