@@ -75,6 +75,9 @@ def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_na
         output_data_type=tf.float32,
         denylisted_nodes=_float_frontend_nodes(calibrated, after_dft=frontend_int8),
     )
+    from tinykd.quantize.compress import int8_float_weights  # the front-end matrices as the quantizer ships them
+
+    quantized, _ = int8_float_weights(quantized)
     return quantized if keep_names else strip_names(quantized)
 
 
