@@ -324,25 +324,32 @@ def test_out_folder_that_is_not_a_quantize_output_is_refused(trained_run, synth_
 
 
 def test_front_end_matrices_are_stored_int8_and_expanded_at_invoke(quantized, trained_run, synth_root, tmp_path):
-    """`--frontend-weights int8` (the default): the DFT kernel and the mel bank are int8 constants, each read by
-    a DEQUANTIZE whose float32 output is the front-end op's weight; `float` stores them float32 (4x the bytes)
-    and gives the same decisions on this data."""
+    """`--frontend-weights int8`: the DFT kernel and the mel bank are int8 constants, each read by a DEQUANTIZE
+    whose float32 output is the front-end op's weight; `float` stores them float32 (4x the bytes) and gives the
+    same decisions on this data; `auto` (the default) picks one of the two and says why."""
     from tinykd.quantize import QuantizeConfig, quantize_run
 
-    report = quantized.report
+    def run(mode: str) -> dict:
+        return quantize_run(trained_run, synth_root, tmp_path / mode,
+                            QuantizeConfig(representative_size=24, frontend_weights=mode), show_progress=False).report
+
+    report, plain = run("int8"), run("float")
     stored = report["frontend"]["int8_stored_matrices"]
     assert sorted(m["op"] for m in stored) == ["CONV_2D", "FULLY_CONNECTED"]
     assert all(m["float_bytes"] == 4 * m["int8_bytes"] for m in stored)
     expand = [r for r in report["ops"] if r["op"] == "DEQUANTIZE" and r["weight_dtypes"] == ["int8"]]
     assert len(expand) == 2 and all(r["output_dtype"] == "float32" for r in expand)
-    assert "stored int8 and expanded by DEQUANTIZE" in (quantized.out_dir / "report.md").read_text()
+    assert "stored int8 and expanded by DEQUANTIZE" in (tmp_path / "int8" / "report.md").read_text()
 
-    plain = quantize_run(trained_run, synth_root, tmp_path / "float-weights",
-                         QuantizeConfig(representative_size=24, frontend_weights="float"), show_progress=False).report
     assert plain["frontend"]["int8_stored_matrices"] == []
     saved = sum(m["float_bytes"] - m["int8_bytes"] for m in stored)
     assert plain["model"]["bytes"] - report["model"]["bytes"] >= saved - 512  # minus the DEQUANTIZE ops and int8 tensors
     assert report["accuracy"]["agreement_float_tflm"] >= plain["accuracy"]["agreement_float_tflm"] - 5.0
+
+    auto = quantized.report  # the default
+    assert auto["frontend"]["weights"] == "auto"
+    assert auto["model"]["bytes"] in (report["model"]["bytes"], plain["model"]["bytes"])
+    assert auto["frontend"]["weights_decision"].startswith("int8 (auto" if auto["frontend"]["int8_stored_matrices"] else "float32 (auto")
 
 
 def test_float_head_keeps_pooling_and_classifier_float(trained_run, synth_root, tmp_path):
@@ -351,7 +358,8 @@ def test_float_head_keeps_pooling_and_classifier_float(trained_run, synth_root, 
     from tinykd.quantize import QuantizeConfig, quantize_run
 
     report = quantize_run(trained_run, synth_root, tmp_path / "float-head",
-                          QuantizeConfig(representative_size=24, float_head=True), show_progress=False).report
+                          QuantizeConfig(representative_size=24, float_head=True, frontend_weights="int8"),
+                          show_progress=False).report
     assert report["frontend"]["float_head"] is True
     rows = report["ops"]
     assert rows[-1]["op"] == "FULLY_CONNECTED" and rows[-1]["kind"] == "float"

@@ -497,9 +497,11 @@ def quantize_cmd(
     frontend: str = typer.Option("auto", "--frontend", help="auto (the student preset's frontend_int8 hint), float "
                                  "(log-mel front end float32, float32 waveform in and scores out) or int8 (all int8 "
                                  "but MAXIMUM and LOG, int8 waveform in and int8 scores out)."),
-    frontend_weights: str = typer.Option("int8", "--frontend-weights", help="int8: the float front end's DFT kernel "
-                                         "and mel bank are stored int8 and expanded to float32 at invoke by DEQUANTIZE "
-                                         "(4x less flash for them; activations stay float). float: stored float32."),
+    frontend_weights: str = typer.Option("auto", "--frontend-weights", help="int8: the float front end's DFT kernel "
+                                         "and mel bank (and a --float-head classifier) are stored int8 and expanded to "
+                                         "float32 at invoke by DEQUANTIZE (4x less flash for them; activations stay "
+                                         "float; the expanded matrix needs arena). float: stored float32. auto: int8 "
+                                         "unless it grows the TFLM arena by more than 5 % (or 4 KiB)."),
     float_head: bool = typer.Option(False, "--float-head/--int8-head", help="Keep the pooling head (attention pool, "
                                     "Gram matrix or mean) and the classifier float, their matrices stored int8: "
                                     "int8 softmax weights over many frames cost Wav2Small 1-2 points; costs arena."),

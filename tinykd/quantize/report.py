@@ -78,8 +78,8 @@ def _stored_int8_lines(fe: dict) -> list[str]:
     """One sentence on the float matrices stored int8 (tinykd.quantize.compress), if any."""
     stored = fe.get("int8_stored_matrices") or []
     if not stored:
-        return []
+        return ["", f"Float matrices: {fe['weights_decision']}."] if fe.get("weights_decision") else []
     parts = ", ".join(f"{m['op']} {'x'.join(str(d) for d in m['shape'])} ({m['float_bytes']} -> {m['int8_bytes']} B)"
                       for m in stored)
-    return ["", f"Float matrices stored int8 and expanded by DEQUANTIZE at invoke (`--frontend-weights int8`): {parts}."]
+    return ["", f"Float matrices stored int8 and expanded by DEQUANTIZE at invoke ({fe.get('weights_decision', 'int8')}): {parts}."]
 
