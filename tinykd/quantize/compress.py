@@ -52,6 +52,36 @@ def int8_float_weights(flatbuffer: bytes) -> tuple[bytes, list[dict]]:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), records
 
 
+# --frontend-weights auto keeps the int8-stored matrices only while the arena grows by at most this much:
+# the expanded float32 matrix lives in the arena while the front end runs (16.9 KB for a 64-point DFT, but
+# 264 KB for a 256-point one, which would outweigh the flash it saves).
+AUTO_WEIGHTS_MAX_ARENA_GROWTH = (4096, 0.05)  # bytes, fraction: whichever is larger
+
+
+def store_float_weights(named: bytes, mode: str) -> tuple[bytes, list[dict], str]:
+    """Apply `int8_float_weights` per `mode` (int8 | float | auto, the quantizer's --frontend-weights); returns
+    the model, what was stored int8 and one line on why."""
+    from tinykd.quantize.arena import measure_arena_bytes
+
+    if mode == "float":
+        return named, [], "float32 (--frontend-weights float)"
+    small, stored = int8_float_weights(named)
+    if not stored:
+        return named, [], "no float matrices to store"
+    if mode == "int8":
+        return small, stored, "int8 (--frontend-weights int8)"
+    try:
+        before, after = measure_arena_bytes(named), measure_arena_bytes(small)
+    except Exception:  # TFLM cannot allocate the model at all: the proof below names the op it rejects
+        return named, [], "float32 (auto: TFLM could not allocate the model to compare arenas)"
+    limit = max(AUTO_WEIGHTS_MAX_ARENA_GROWTH[0], AUTO_WEIGHTS_MAX_ARENA_GROWTH[1] * before)
+    saved = sum(m["float_bytes"] - m["int8_bytes"] for m in stored)
+    if after - before <= limit:
+        return small, stored, f"int8 (auto: saves {saved} B of flash, arena {before} -> {after} B)"
+    return named, [], (f"float32 (auto: int8 storage would save {saved} B of flash but grow the arena "
+                       f"{before} -> {after} B, more than {int(limit)} B)")
+
+
 def _compress(model, sg, schema, op_name, tensor_index, dequantize, new_ops) -> dict:
     tensor = sg.tensors[tensor_index]
     weights = np.frombuffer(bytes(model.buffers[tensor.buffer].data), dtype="<f4")

@@ -97,37 +97,6 @@ def arena_with_margin(measured: int, margin: float) -> int:
     return int(math.ceil(measured * (1.0 + margin) / 1024.0) * 1024)
 
 
-# --frontend-weights auto keeps the int8-stored matrices only while the arena grows by at most this much:
-# the expanded float32 matrix lives in the arena while the front end runs (16.9 KB for a 64-point DFT, but
-# 264 KB for a 256-point one, which would outweigh the flash it saves).
-AUTO_WEIGHTS_MAX_ARENA_GROWTH = (4096, 0.05)  # bytes, fraction: whichever is larger
-
-
-def _store_float_weights(named: bytes, mode: str) -> tuple[bytes, list[dict], str]:
-    """Apply tinykd.quantize.compress per `mode` (int8 | float | auto); returns the model, what was stored
-    int8 and one line on why."""
-    from tinykd.quantize.arena import measure_arena_bytes
-    from tinykd.quantize.compress import int8_float_weights
-
-    if mode == "float":
-        return named, [], "float32 (--frontend-weights float)"
-    small, stored = int8_float_weights(named)
-    if not stored:
-        return named, [], "no float matrices to store"
-    if mode == "int8":
-        return small, stored, "int8 (--frontend-weights int8)"
-    try:
-        before, after = measure_arena_bytes(named), measure_arena_bytes(small)
-    except Exception:  # TFLM cannot allocate the model at all: the proof below names the op it rejects
-        return named, [], "float32 (auto: TFLM could not allocate the model to compare arenas)"
-    limit = max(AUTO_WEIGHTS_MAX_ARENA_GROWTH[0], AUTO_WEIGHTS_MAX_ARENA_GROWTH[1] * before)
-    saved = sum(m["float_bytes"] - m["int8_bytes"] for m in stored)
-    if after - before <= limit:
-        return small, stored, f"int8 (auto: saves {saved} B of flash, arena {before} -> {after} B)"
-    return named, [], (f"float32 (auto: int8 storage would save {saved} B of flash but grow the arena "
-                       f"{before} -> {after} B, more than {int(limit)} B)")
-
-
 def _op_table(graph: Graph) -> list[dict]:
     rows = []
     for op in graph.ops:
@@ -182,6 +151,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
     `data` defaults to the data set the run was trained on (`dataset.root` in RUN/config.json)."""
     from tinykd.data import load_dataset
     from tinykd.distill.runfolder import load_run_model
+    from tinykd.quantize.compress import store_float_weights
     from tinykd.quantize.convert import quantize_int8, strip_names
     from tinykd.quantize.tflm import run_tflm
     from tinykd.emit.op_resolver import resolver_methods
@@ -239,7 +209,7 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
 
         step(f"quantizing ({frontend} front end, {len(rep)} calibration clips)")
         named = quantize_int8(model, rep, frontend=frontend, float_head=config.float_head)
-        named, compressed, weights_note = _store_float_weights(named, config.frontend_weights)
+        named, compressed, weights_note = store_float_weights(named, config.frontend_weights)
         graph = read_graph(named)  # the report names tensors from the named model ...
         flatbuffer = strip_names(named)  # ... and the device gets it without the strings
         t_in, t_out = graph.io(graph.inputs[0]), graph.io(graph.outputs[0])

@@ -49,6 +49,9 @@ def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_na
     import tensorflow as tf
     from tensorflow.lite.python import convert as tfl_convert
 
+    from tinykd.quantize.compress import store_float_weights
+    from tinykd.quantize.convert import strip_names
+
     rep = np.asarray(representative, dtype=np.float32)
     if rep.ndim != 2 or rep.shape[0] < 1:
         raise TinykdError(f"representative set must be [n_clips, samples], got shape {rep.shape}")
@@ -66,8 +69,6 @@ def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_na
         converter.representative_dataset = samples
         converter._experimental_calibrate_only = True  # quantize below, with the float ops chosen here
         calibrated = converter.convert()
-    from tinykd.quantize.convert import strip_names  # the quantizer ships models without names; measure the same
-
     quantized = tfl_convert.mlir_quantize(
         calibrated,
         fully_quantize=True,
@@ -75,9 +76,8 @@ def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_na
         output_data_type=tf.float32,
         denylisted_nodes=_float_frontend_nodes(calibrated, after_dft=frontend_int8),
     )
-    from tinykd.quantize.compress import int8_float_weights  # the front-end matrices as the quantizer ships them
-
-    quantized, _ = int8_float_weights(quantized)
+    # Measure what the quantizer ships: front-end matrices stored as --frontend-weights auto decides, no names.
+    quantized, _, _ = store_float_weights(quantized, "auto")
     return quantized if keep_names else strip_names(quantized)
 
 
@@ -88,15 +88,15 @@ def _float_frontend_nodes(flatbuffer: bytes, after_dft: bool) -> list[str]:
 
     interp = Interpreter(model_content=flatbuffer)
     names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
-    front = []
+    chosen, seen_dft = [], not after_dft
     for op in interp._get_ops_details():  # in execution order
         outputs = [names[i] for i in op["outputs"]]
-        if any("frontend" in name.split(";")[0] for name in outputs):
-            front.append((op["op_name"], outputs))
-    # The power spectrum starts after the DFT convolution.
-    last_dft = max((i for i, (name, _) in enumerate(front) if name == "CONV_2D"), default=-1)
-    start = last_dft + 1 if after_dft else 0
-    return [name for _, outputs in front[start:] for name in outputs]
+        if not any("frontend" in name.split(";")[0] for name in outputs):
+            continue
+        if seen_dft:
+            chosen.extend(outputs)
+        seen_dft = seen_dft or op["op_name"] == "CONV_2D"
+    return chosen
 
 
 def op_names(flatbuffer: bytes) -> tuple[str, ...]:
