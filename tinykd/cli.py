@@ -141,16 +141,16 @@ teacher_app = typer.Typer(
 app.add_typer(teacher_app, name="teacher")
 
 # [teacher commands]
-def _teacher_data_config(fmt: str, split: str, sample_rate: int, clip_seconds: float, seed: int):
+def _teacher_data_config(fmt: str, split: str, sample_rate: Optional[int], clip_seconds: float, seed: int,
+                         teacher: Optional[Path] = None):
+    """The data config of a teacher command; no --sample-rate means the rate `teacher` was trained at."""
     from tinykd.data import DataConfig
 
+    if sample_rate is None:
+        from tinykd.teacher.model import teacher_sample_rate
+
+        sample_rate = teacher_sample_rate(teacher)
     return DataConfig(format=fmt, split=split, sample_rate=sample_rate, clip_seconds=clip_seconds, seed=seed)
-
-
-def _teacher_rate(teacher_dir: Path) -> int:
-    from tinykd.teacher.model import teacher_sample_rate
-
-    return teacher_sample_rate(teacher_dir)
 
 
 _DATA_HELP = "Data set folder (any layout tinykd.data reads: FSDD, TESS, folder-per-class, CSV)."
@@ -236,8 +236,7 @@ def teacher_export(
     if batch_size < 1 or shard_size < 1:
         raise TinykdError("--batch-size and --shard-size must be >= 1")
     cfg = ExportConfig(batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, overwrite=overwrite)
-    sample_rate = _teacher_rate(teacher) if sample_rate is None else sample_rate
-    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher)
     result = export_cache(data, teacher, out, cfg, data_cfg, progress=progress, log=console.print)
     if result.already_complete:
         return
@@ -268,8 +267,7 @@ def teacher_evaluate(
 
     from tinykd.teacher.evaluate import evaluate_teacher
 
-    sample_rate = _teacher_rate(teacher) if sample_rate is None else sample_rate
-    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher)
     result = evaluate_teacher(data, teacher, data_cfg, on, batch_size=batch_size, device=device, threads=threads)
     if json_out:
         console.print_json(_json.dumps(result))
