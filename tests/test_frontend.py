@@ -193,21 +193,27 @@ def test_keras_layer_saves_its_spec_and_reloads(tmp_path):
     assert model.count_params() == 0 or not model.trainable_weights
 
 
-def test_converted_front_end_runs_in_tflm_and_matches_reference(tmp_path):
+def converted_front_end(spec: FrontEndSpec, tmp_path) -> bytes:
+    """The LogMelFrontEnd alone, converted to a float TFLite flatbuffer for 1 s of audio."""
     import keras
     import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
-    from tflite_micro.python.tflite_micro import runtime
 
     from tinykd.frontend.keras_layer import LogMelFrontEnd
 
-    spec = DEFAULT_SPEC
-    inp = keras.Input((16000,))
+    inp = keras.Input((spec.sample_rate,))
     model = keras.Model(inp, LogMelFrontEnd(spec)(inp))
     # TFLM has no dynamic shapes: export with a fixed batch of 1.
     model.export(tmp_path / "sm", "tf_saved_model", verbose=False,
-                 input_signature=[tf.TensorSpec([1, 16000], tf.float32)])
-    flatbuffer = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm")).convert()
+                 input_signature=[tf.TensorSpec([1, spec.sample_rate], tf.float32)])
+    return tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm")).convert()
+
+
+def test_converted_front_end_runs_in_tflm_and_matches_reference(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+    from tflite_micro.python.tflite_micro import runtime
+
+    spec = DEFAULT_SPEC
+    flatbuffer = converted_front_end(spec, tmp_path)
     ops = {op["op_name"] for op in Interpreter(model_content=flatbuffer)._get_ops_details()}
     assert "RFFT2D" not in ops and ops <= {"MEAN", "SUB", "MUL", "ADD", "RSQRT", "RESHAPE", "CONV_2D",
                                             "SUM", "FULLY_CONNECTED", "MAXIMUM", "LOG"}
@@ -223,19 +229,12 @@ def test_front_end_with_int8_stored_matrices_keeps_the_log_mel_in_tflm(tmp_path)
     at invoke) runs in TFLM within a fraction of a dB of the numpy reference where the spectrum carries
     energy: within 40 dB of each clip's peak here (pure tones leak ~48 dB below a loud bin through 8-bit kernels;
     measured on FSDD speech: median 0.05 dB, p95 0.5 dB within 60 dB of each clip's peak)."""
-    import keras
-    import tensorflow as tf
     from tflite_micro.python.tflite_micro import runtime
 
-    from tinykd.frontend.keras_layer import LogMelFrontEnd
     from tinykd.quantize.compress import int8_float_weights
 
     spec = DEFAULT_SPEC
-    inp = keras.Input((16000,))
-    model = keras.Model(inp, LogMelFrontEnd(spec)(inp))
-    model.export(tmp_path / "sm", "tf_saved_model", verbose=False,
-                 input_signature=[tf.TensorSpec([1, 16000], tf.float32)])
-    flatbuffer = tf.lite.TFLiteConverter.from_saved_model(str(tmp_path / "sm")).convert()
+    flatbuffer = converted_front_end(spec, tmp_path)
     small, stored = int8_float_weights(flatbuffer)
     assert sorted(m["op"] for m in stored) == ["CONV_2D", "FULLY_CONNECTED"]
     assert len(flatbuffer) - len(small) > 0.7 * sum(m["float_bytes"] for m in stored)
