@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from tinykd.frontend.numpy_ref import logmel  # noqa: E402
 from tinykd.frontend.spec import DEFAULT_SPEC  # noqa: E402
-from tinykd.quantize.arena import HOST_ARENA_BYTES  # noqa: E402
+from tinykd.tflite.run import HOST_ARENA_BYTES  # noqa: E402
 
 
 def load_clips(n: int, fsdd: Path) -> tuple[np.ndarray, str]:

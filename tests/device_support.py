@@ -107,26 +107,39 @@ class VirtualBoard:
 
 
 def emit_c_files(run_dir: Path, arena_margin: float = 1.25) -> Path:
-    """Write model_data.h/.cc and model_ops.h for RUN/int8/model_int8.tflite with tinykd's own emitter."""
-    from tinykd.device.model import load_device_model, measure_arena_bytes
-    from tinykd.emit.c_model import ModelSource, TensorSpec
-    from tinykd.emit.write import write_c_sources
-    from tinykd.quantize.graph import read_graph
+    """Make RUN/int8/ a complete int8 folder for RUN/int8/model_int8.tflite: the quantize.json record
+    `tinykd quantize` writes (labels, sample rate, tensors, measured arena times `arena_margin`, ops) and the C
+    sources from tinykd's own emitter."""
+    from tinykd.artifacts import model_hash
+    from tinykd.configio import save_json
+    from tinykd.emit.write import model_source_from_report, write_c_sources
+    from tinykd.tflite.arena import measure_arena_bytes
+    from tinykd.tflite.graph import read_graph
 
-    model = load_device_model(run_dir)
-    interp = model.interpreter()
+    int8 = run_dir / "int8"
+    flat = (int8 / "model_int8.tflite").read_bytes()
+    graph = read_graph(flat)
+    config = json.loads((run_dir / "config.json").read_text())
 
-    def spec(d) -> TensorSpec:
-        q = d["quantization_parameters"]
-        scale = float(q["scales"][0]) if len(q["scales"]) else 0.0
-        zp = int(q["zero_points"][0]) if len(q["zero_points"]) else 0
-        return TensorSpec(np.dtype(d["dtype"]).name, tuple(int(v) for v in d["shape"]), scale, zp)
+    def tensor(t) -> dict:
+        return {"dtype": t.dtype, "shape": list(t.shape), "scale": t.scale[0] if t.scale else 0.0,
+                "zero_point": t.zero_point[0] if t.zero_point else 0}
 
-    measured = measure_arena_bytes(model.flatbuffer)
-    src = ModelSource(model.flatbuffer, tuple(model.labels), model.sample_rate, spec(interp.get_input_details(0)),
-                      spec(interp.get_output_details(0)), measured, int(measured * arena_margin))
-    write_c_sources(src, read_graph(model.flatbuffer).op_names(), run_dir / "int8")
-    return run_dir / "int8"
+    measured = measure_arena_bytes(flat)
+    report = {
+        "version": 2,
+        "labels": json.loads((run_dir / "labels.json").read_text()),
+        "sample_rate": config["data"]["sample_rate"],
+        "data_config": config["data"],
+        "input": tensor(graph.io(graph.inputs[0])),
+        "output": tensor(graph.io(graph.outputs[0])),
+        "model": {"file": "model_int8.tflite", "bytes": len(flat), "hash16": model_hash(flat)},
+        "arena": {"measured_bytes": measured, "margin": arena_margin - 1.0, "bytes": int(measured * arena_margin)},
+        "ops": [{"op": name} for name in graph.op_names()],
+    }
+    save_json(int8 / "quantize.json", report)
+    write_c_sources(model_source_from_report(report, flat), graph.op_names(), int8)
+    return int8
 
 
 _RUNS: dict[tuple, Path] = {}

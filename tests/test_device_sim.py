@@ -18,6 +18,7 @@ import serial
 from device_support import DIGITS, QUIET_TF, REPO, VirtualBoard, cached_run
 from tinykd.device.model import load_device_model
 from tinykd.device.monitor import monitor
+from tinykd.device.audio import load_audio
 from tinykd.device.sim import parse_faults
 from tinykd.device.verify import Clips, VerifyOptions, verify_clips
 from tinykd.errors import TinykdError
@@ -232,10 +233,19 @@ def test_sim_plays_a_wav_as_its_microphone(run, model, tmp_path):
     with VirtualBoard(run, "--audio", str(wav), "--speed", "4") as vb:
         state = monitor(vb.port, duration=20, max_results=3)
     assert state.results == 3 and state.dropped == 0
-    sf.write(tmp_path / "fast.wav", np.zeros(100, np.int16), 16000, subtype="PCM_16")
-    p = subprocess.run([sys.executable, "-m", "tinykd.cli", "sim", "--run", str(run), "--audio", str(tmp_path / "fast.wav")],
+    # Another rate is resampled like every other command does (tinykd.data.audio): 1 s at 16 kHz -> 1 s at 8 kHz.
+    t16 = np.arange(16000) / 16000
+    sf.write(tmp_path / "fast.wav", (0.5 * np.sin(2 * np.pi * 440 * t16) * 32767).astype(np.int16), 16000,
+             subtype="PCM_16")
+    played = load_audio(tmp_path / "fast.wav", model.sample_rate)
+    assert played.dtype == np.int16 and len(played) == model.sample_rate
+    spectrum = np.abs(np.fft.rfft(played.astype(np.float64)))
+    assert abs(np.argmax(spectrum) * model.sample_rate / len(played) - 440) <= 1
+    # A zero-length WAV is one line, not a traceback.
+    sf.write(tmp_path / "empty.wav", np.zeros(0, np.int16), 8000, subtype="PCM_16")
+    p = subprocess.run([sys.executable, "-m", "tinykd.cli", "sim", "--run", str(run), "--audio", str(tmp_path / "empty.wav")],
                        capture_output=True, text=True, cwd=REPO, timeout=60, env=dict(__import__("os").environ, **QUIET_TF))
-    assert p.returncode == 2 and "16000 Hz but the model takes 8000 Hz; resample it first" in p.stderr
+    assert p.returncode == 2 and "zero-length audio" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_stream_mode_windows_match_the_host_on_the_same_audio(run, model, tmp_path):

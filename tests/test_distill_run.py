@@ -53,7 +53,7 @@ def write_cache(out: Path, ds, run_dir: Path, labels=None, drop: int = 0) -> Pat
     """A soft-label cache in the teacher's format (its own writer): logits of the model in `run_dir` on every
     clip, and as attention each clip's short-time energy envelope (where the sound is), rows summing to 1."""
     from tinykd.configio import to_dict
-    from tinykd.distill.runfolder import load_run_model
+    from tinykd.students.saved import load_run_model
     from tinykd.teacher.cache import shard_name, write_meta, write_shard
 
     model, _ = load_run_model(run_dir)
@@ -149,7 +149,7 @@ def _float_tflite(model, path: Path) -> None:
 def test_evaluate_keras_run_and_tflite(teacher_run, synth_root, work, capsys):
     from tinykd.cli import main
     from tinykd.distill.evaluate import evaluate
-    from tinykd.distill.runfolder import load_run_model
+    from tinykd.students.saved import load_run_model
 
     run = teacher_run.run_dir
     saved = json.loads((run / "metrics.json").read_text())

@@ -74,7 +74,7 @@ def test_attention_head_is_not_in_saved_model(tmp_path, batch, teacher_outputs):
     import keras
 
     from tinykd.distill.config import AugmentConfig, DistillConfig
-    from tinykd.distill.runfolder import load_run_model
+    from tinykd.students.saved import load_run_model
     from tinykd.distill.train import TrainArrays, train_student
 
     x, y = batch

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tinykd.device import protocol as P
-from tinykd.device.model import float_to_pcm, output_to_scores, pcm_to_input
+from tinykd.tflite.io import dequantize, float_to_pcm, pcm_to_input
 
 from device_support import core_test_binary_path
 
@@ -90,17 +90,17 @@ def test_native_library_matches_numpy_and_zlib():
     out = np.zeros(len(pcm), np.float32)
     lib.tkd_pcm_to_float(pcm.ctypes.data, len(pcm), out.ctypes.data)
     f32 = {"dtype": np.float32, "quantization_parameters": {"scales": np.array([]), "zero_points": np.array([])}}
-    np.testing.assert_array_equal(out, pcm_to_input(pcm, f32)[0])
+    np.testing.assert_array_equal(out, pcm_to_input(pcm, f32))
     for scale, zp in ((1 / 128, 0), (0.00390625, -3), (0.0123, 7), (1 / 256, 10)):
         q = np.zeros(len(pcm), np.int8)
         lib.tkd_pcm_to_int8(pcm.ctypes.data, len(pcm), scale, zp, q.ctypes.data)
         i8 = {"dtype": np.int8, "quantization_parameters": {"scales": np.array([scale], np.float32),
                                                               "zero_points": np.array([zp])}}
-        np.testing.assert_array_equal(q, pcm_to_input(pcm, i8)[0])
+        np.testing.assert_array_equal(q, pcm_to_input(pcm, i8))
         raw = rng.integers(-128, 128, 10).astype(np.int8)
         deq = np.zeros(10, np.float32)
         lib.tkd_dequantize_int8(raw.ctypes.data, 10, scale, zp, deq.ctypes.data)
-        np.testing.assert_array_equal(deq, output_to_scores(raw, i8))
+        np.testing.assert_array_equal(deq, dequantize(raw, i8))
 
 
 def test_float_to_pcm_round_trips_16_bit_audio():

@@ -19,7 +19,7 @@ import scipy.signal
 from tinykd.errors import TinykdError
 from tinykd.frontend.matrices import dft_kernels, empty_mel_bands, mel_matrix, window
 from tinykd.frontend.numpy_ref import logmel, normalise
-from tinykd.quantize.arena import HOST_ARENA_BYTES
+from tinykd.tflite.run import HOST_ARENA_BYTES
 from tinykd.frontend.spec import DEFAULT_SPEC, FrontEndSpec
 
 PARITY_DB = 0.02
@@ -225,13 +225,13 @@ def test_converted_front_end_runs_in_tflm_and_matches_reference(tmp_path):
 
 
 def test_front_end_with_int8_stored_matrices_keeps_the_log_mel_in_tflm(tmp_path):
-    """tinykd.quantize.compress: the float front end with its DFT kernel and mel bank stored int8 (DEQUANTIZE
+    """tinykd.tflite.compress: the float front end with its DFT kernel and mel bank stored int8 (DEQUANTIZE
     at invoke) runs in TFLM within a fraction of a dB of the numpy reference where the spectrum carries
     energy: within 40 dB of each clip's peak here (pure tones leak ~48 dB below a loud bin through 8-bit kernels;
     measured on FSDD speech: median 0.05 dB, p95 0.5 dB within 60 dB of each clip's peak)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    from tinykd.quantize.compress import int8_float_weights
+    from tinykd.tflite.compress import int8_float_weights
 
     spec = DEFAULT_SPEC
     flatbuffer = converted_front_end(spec, tmp_path)

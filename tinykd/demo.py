@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from tinykd.artifacts import CacheDir, Int8Dir, RunDir, TeacherDir
 from tinykd.configio import atomic_write_text, load_json, save_json, to_dict
 from tinykd.errors import TinykdError
 
@@ -122,15 +123,13 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     students: list[dict[str, Any]] = []
     for preset in cfg.students:
         run = out / "runs" / preset
-        from tinykd.distill import runfolder
-
-        stages.run(f"distill {preset} (T={cfg.temperature:g}, alpha={cfg.alpha:g})", runfolder.is_complete(run),
+        stages.run(f"distill {preset} (T={cfg.temperature:g}, alpha={cfg.alpha:g})", RunDir(run).is_complete(),
                    lambda: _distill(data, cache, run, preset, cfg, progress))
-        stages.run(f"quantize {preset} int8 (TFLM)", (run / "int8" / "quantize.json").is_file(),
+        stages.run(f"quantize {preset} int8 (TFLM)", (run / RunDir.INT8 / Int8Dir.REPORT_JSON).is_file(),
                    lambda: _quantize(run, data, cfg, progress))
         stages.run(f"firmware build folder ({cfg.board}, dry run)",
                    (run / f"firmware-{cfg.board}-arduino-cli").is_dir(), lambda: _flash_dry_run(run, cfg))
-        stages.run(f"verify {preset} on the virtual board", (run / "int8" / "verify.json").is_file(),
+        stages.run(f"verify {preset} on the virtual board", (run / RunDir.INT8 / Int8Dir.VERIFY).is_file(),
                    lambda: _verify_on_sim(run, data, cfg))
         students.append(_student_row(run, preset, cfg))
 
@@ -168,8 +167,7 @@ def _make_data(data: Path, cfg: DemoConfig, progress: bool) -> None:
 
 
 def _teacher_done(teacher: Path) -> bool:
-    meta = teacher / "tinykd_teacher.json"
-    return meta.is_file() and load_json(meta).get("status") == "complete"
+    return TeacherDir(teacher).is_complete()
 
 
 def _train_teacher(data: Path, teacher: Path, cfg: DemoConfig, progress: bool, log) -> None:
@@ -182,8 +180,7 @@ def _train_teacher(data: Path, teacher: Path, cfg: DemoConfig, progress: bool, l
 
 
 def _cache_done(cache: Path) -> bool:
-    meta = cache / "meta.json"
-    return meta.is_file() and bool(load_json(meta).get("complete"))
+    return CacheDir(cache).is_complete()
 
 
 def _export_cache(data: Path, teacher: Path, cache: Path, progress: bool, log) -> None:
@@ -244,32 +241,34 @@ def _verify_on_sim(run: Path, data: Path, cfg: DemoConfig) -> None:
 # -- summary ---------------------------------------------------------------------------------------
 
 def _teacher_row(teacher: Path) -> dict[str, Any]:
-    meta = load_json(teacher / "tinykd_teacher.json")
-    acc = meta.get("test_accuracy")
-    return {"name": "teacher (tiny Wav2Vec2)", "params": meta.get("n_params"),
-            "accuracy": None if acc is None else 100.0 * acc}  # the teacher stores a fraction
+    meta = TeacherDir(teacher).meta()
+    return {"name": "teacher (tiny Wav2Vec2)", "params": meta.get("n_params"), "accuracy": meta.get("test_accuracy")}
 
 
 def _student_row(run: Path, preset: str, cfg: DemoConfig) -> dict[str, Any]:
-    metrics = load_json(run / "metrics.json")
-    q = load_json(run / "int8" / "quantize.json")
-    v = load_json(run / "int8" / "verify.json")
+    metrics = load_json(run / RunDir.METRICS)
+    q = RunDir(run).int8_dir().report()
+    v = load_json(RunDir(run).int8_dir() / Int8Dir.VERIFY)
     acc = q["accuracy"]
     return {
         "name": preset,
         "run": str(run),
         "params": metrics["training"]["params"],
-        "accuracy": 100.0 * metrics["accuracy"],
+        "accuracy": metrics["accuracy"],
         "int8_accuracy": acc["int8_tflm_accuracy"],
         "float_accuracy_quantize": acc["float_accuracy"],
         "agreement_float_int8": acc["agreement_float_tflm"],
         "flatbuffer_bytes": q["model"]["bytes"],
         "arena_bytes": q["arena"]["bytes"],
         "board": cfg.board,
-        "board_agreement": 100.0 * v["agreement"],
+        "board_agreement": v["agreement"],
         "board_clips": v["answered"],
         "seconds_per_epoch": metrics["training"]["seconds_per_epoch"],
     }
+
+
+def _pct(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{100.0 * fraction:.1f} %"
 
 
 def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
@@ -279,12 +278,11 @@ def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
 def summary_rows(summary: dict[str, Any]) -> list[list[str]]:
     """The final table: teacher vs students."""
     t = summary["teacher"]
-    rows = [[t["name"], _fmt(t["params"], ","), _fmt(t["accuracy"], ".1f", " %"), "-", "-", "-", "-"]]
+    rows = [[t["name"], _fmt(t["params"], ","), _pct(t["accuracy"]), "-", "-", "-", "-"]]
     for s in summary["students"]:
-        rows.append([s["name"], _fmt(s["params"], ","), _fmt(s["accuracy"], ".1f", " %"),
-                     _fmt(s["int8_accuracy"], ".1f", " %"), _fmt(s["flatbuffer_bytes"] / 1024, ".1f"),
-                     _fmt(s["arena_bytes"] / 1024, ".1f"),
-                     f"{s['board_agreement']:.1f} % of {s['board_clips']}"])
+        rows.append([s["name"], _fmt(s["params"], ","), _pct(s["accuracy"]), _pct(s["int8_accuracy"]),
+                     _fmt(s["flatbuffer_bytes"] / 1024, ".1f"), _fmt(s["arena_bytes"] / 1024, ".1f"),
+                     f"{_pct(s['board_agreement'])} of {s['board_clips']}"])
     return rows
 
 
@@ -326,8 +324,8 @@ def _summary_plot(summary: dict[str, Any], path: Path) -> None:
     import numpy as np
 
     names = [summary["teacher"]["name"]] + [s["name"] for s in summary["students"]]
-    float_acc = [summary["teacher"]["accuracy"] or 0.0] + [s["accuracy"] for s in summary["students"]]
-    int8_acc = [np.nan] + [s["int8_accuracy"] for s in summary["students"]]
+    float_acc = [100.0 * (summary["teacher"]["accuracy"] or 0.0)] + [100.0 * s["accuracy"] for s in summary["students"]]
+    int8_acc = [np.nan] + [100.0 * s["int8_accuracy"] for s in summary["students"]]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(1.8 + 1.8 * len(names), 3.6))
     ax.bar(x - 0.2, float_acc, 0.4, label="float")

@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from tinykd import __version__
+from tinykd.artifacts import Int8Dir, model_hash
 from tinykd.boards import Board, check_fit, get_board
 from tinykd.device.link import list_ports
-from tinykd.device.native import core_dir, firmware_dir
-from tinykd.device.protocol import DEFAULT_BAUD, model_hash
+from tinykd.device.protocol import DEFAULT_BAUD
+from tinykd.emit.project import SKETCH, TOOLS, project_tree
 from tinykd.errors import TinykdError
 
-TOOLS = ("arduino-cli", "pio")
-MODEL_FILES = ("model_data.h", "model_data.cc", "model_ops.h")
-SKETCH = "tinykd_fw"
 BUILD_INFO = "tinykd_build.json"
 ESP32_INDEX = "https://espressif.github.io/arduino-esp32/package_esp32_index.json"
 
@@ -63,66 +61,51 @@ class FlashResult:
 
 @dataclass(frozen=True)
 class ModelFiles:
-    folder: Path
+    """An int8 model as the firmware gets it: the record (quantize.json), the flatbuffer and its C sources."""
+
+    folder: Int8Dir
     tflite: bytes
-    header: str
-    source: str
-    ops: str
+    sources: dict[str, str]  # model_data.h, model_data.cc, model_ops.h
+    report: dict
 
     @property
     def arena_bytes(self) -> int:
-        return _define(self.header, "TINYKD_ARENA_BYTES")
+        return self.folder.arena_bytes()
 
     @property
     def sample_rate(self) -> int:
-        return _define(self.header, "TINYKD_SAMPLE_RATE")
+        return self.folder.sample_rate()
 
     @property
     def input_samples(self) -> int:
-        return _define(self.header, "TINYKD_INPUT_SAMPLES")
-
-
-def _define(header: str, name: str) -> int:
-    m = re.search(rf"#define\s+{name}\s+(\d+)", header)
-    if not m:
-        raise TinykdError(f"model_data.h has no {name}; regenerate it with `tinykd export c` / `tinykd quantize`")
-    return int(m.group(1))
+        return int(self.report["input"]["shape"][-1])
 
 
 def load_model_files(path: Path) -> ModelFiles:
-    """model_int8.tflite and the three emitted C files from RUN/int8/ (or that folder itself).
+    """The int8 model of RUN/int8/ (or that folder itself) with its emitted C sources.
 
-    When only the emitted files are missing but quantize.json is there, they are emitted now
-    (tinykd.emit) into a temporary folder; the run folder is left as it was.
-    """
-    path = Path(path)
-    folder = next((c for c in (path / "int8", path) if (c / "model_int8.tflite").is_file()), None)
-    if folder is None:
-        if not path.exists():
-            raise TinykdError(f"{path}: no such run folder")
-        raise TinykdError(f"{path}: no int8/model_int8.tflite; run `tinykd quantize` on this run first")
-    src = folder
+    When the C sources are missing they are emitted now (tinykd.emit) into a temporary folder; the int8 folder
+    is left as it was. Sources that do not hold this model (another hash) are refused."""
+    folder = Int8Dir.find(path)
+    flat = folder.flatbuffer()  # refused when it is not the model quantize.json describes
     tmp = None
-    if not all((folder / f).is_file() for f in MODEL_FILES):
-        if not (folder / "quantize.json").is_file():
-            missing = [f for f in MODEL_FILES if not (folder / f).is_file()]
-            raise TinykdError(f"{folder}: {', '.join(missing)} missing and no quantize.json; run `tinykd quantize` again")
+    src = folder.path
+    if not all((folder / f).is_file() for f in Int8Dir.C_FILES):
         from tinykd.emit.write import export_c
 
         tmp = Path(tempfile.mkdtemp(prefix="tinykd-emit-"))
-        export_c(folder, tmp)
+        export_c(folder.path, tmp)
         src = tmp
     try:
-        files = ModelFiles(folder, (folder / "model_int8.tflite").read_bytes(),
-                           *((src / f).read_text(encoding="utf-8") for f in MODEL_FILES))
+        sources = {f: (src / f).read_text(encoding="utf-8") for f in Int8Dir.C_FILES}
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
-    m = re.search(r'tinykd_model_hash\[\]\s*=\s*"([0-9a-f]+)"', files.source)
-    if not m or m.group(1) != model_hash(files.tflite):
-        raise TinykdError(f"{folder}/model_data.cc does not hold model_int8.tflite (hash differs); "
+    m = re.search(r'_model_hash\[\]\s*=\s*"([0-9a-f]+)"', sources[Int8Dir.C_SOURCE])
+    if not m or m.group(1) != model_hash(flat):
+        raise TinykdError(f"{folder.path}/{Int8Dir.C_SOURCE} does not hold {Int8Dir.TFLITE} (hash differs); "
                           "run `tinykd export c` or `tinykd quantize` again")
-    return files
+    return ModelFiles(folder, flat, sources, folder.report())
 
 
 def resolve_port(port: str | None, found: list[str]) -> str:
@@ -134,64 +117,6 @@ def resolve_port(port: str | None, found: list[str]) -> str:
     if len(found) > 1:
         raise TinykdError(f"several serial ports found ({', '.join(found)}); pass --port to choose one")
     return found[0]
-
-
-def config_header(board: Board, files: ModelFiles, mode: str, hop_ms: int, baud: int) -> str:
-    hop = max(1, min(files.input_samples, files.sample_rate * hop_ms // 1000))
-    return "\n".join([
-        "// Generated by tinykd flash. Do not edit; run tinykd flash again.",
-        "#ifndef TINYKD_CONFIG_H",
-        "#define TINYKD_CONFIG_H",
-        "",
-        f'#define TINYKD_FW_VERSION "{__version__}"',
-        f'#define TINYKD_BOARD_NAME "{board.name}"',
-        f"#define TINYKD_BAUD {baud}",
-        f"#define TINYKD_DEFAULT_MODE {'TKD_MODE_VERIFY' if mode == 'verify' else 'TKD_MODE_STREAM'}",
-        f"#define TINYKD_HOP_SAMPLES {hop}  // {hop_ms} ms at {files.sample_rate} Hz",
-        "",
-        "#endif",
-        "",
-    ])
-
-
-def platformio_ini(board: Board, baud: int) -> str:
-    lines = [
-        "; Generated by tinykd flash.",
-        f"[env:{board.name}]",
-        f"platform = {board.pio_platform}",
-        f"board = {board.pio_board}",
-        "framework = arduino",
-        f"monitor_speed = {baud}",
-        "build_unflags = -std=gnu++11",
-        "build_flags = -std=gnu++17",
-    ]
-    if board.mcu.startswith("nrf"):
-        lines.append("lib_deps = spaziochirale/Chirale_TensorFlowLite")
-    return "\n".join(lines) + "\n"
-
-
-def _layout(opts: FlashOptions, board: Board, files: ModelFiles) -> dict[str, bytes]:
-    """Relative path -> content of every generated file."""
-    fw = firmware_dir() / SKETCH
-    sketch = (fw / f"{SKETCH}.ino").read_bytes()
-    common = {
-        "tinykd_pins.h": (fw / "tinykd_pins.h").read_bytes(),
-        "tinykd_config.h": config_header(board, files, opts.mode, opts.hop_ms, opts.baud).encode(),
-        "model_data.h": files.header.encode(),
-        "model_data.cpp": files.source.encode(),  # .cpp: every Arduino builder compiles it
-        "model_ops.h": files.ops.encode(),
-    }
-    for f in sorted(core_dir().iterdir()):
-        if f.suffix in (".h", ".cpp"):
-            common[f"src/core/{f.name}"] = f.read_bytes()
-    if opts.tool == "arduino-cli":
-        out = {f"{SKETCH}/{SKETCH}.ino": sketch}
-        out.update({f"{SKETCH}/{k}": v for k, v in common.items()})
-        return out
-    out = {"platformio.ini": platformio_ini(board, opts.baud).encode(), "src/main.cpp": sketch}
-    for k, v in common.items():
-        out[k if k.startswith("src/") else f"src/{k}"] = v
-    return out
 
 
 def _commands(opts: FlashOptions, board: Board, out: Path, port: str | None) -> tuple[list[list[str]], list[list[str]]]:
@@ -264,7 +189,7 @@ def flash(opts: FlashOptions, echo: Callable[[str], None] = print) -> FlashResul
     files = load_model_files(opts.model)
     fit = check_fit(board, len(files.tflite), files.arena_bytes)
     if not fit.fits:
-        raise TinykdError(f"{files.folder}: model does not fit {board.name}: {'; '.join(fit.problems)}; "
+        raise TinykdError(f"{files.folder.path}: model does not fit {board.name}: {'; '.join(fit.problems)}; "
                           "pick a bigger board (tinykd boards) or a smaller student")
     exe = "arduino-cli" if opts.tool == "arduino-cli" else "pio"
     if not opts.dry_run and not (shutil.which(exe) or (exe == "pio" and shutil.which("platformio"))):
@@ -276,12 +201,13 @@ def flash(opts: FlashOptions, echo: Callable[[str], None] = print) -> FlashResul
             port = opts.port or (found[0] if len(found) == 1 else None)
         else:
             port = resolve_port(opts.port, list_ports())
-    out = Path(opts.out) if opts.out else files.folder.parent / f"firmware-{board.name}-{opts.tool}"
+    out = Path(opts.out) if opts.out else files.folder.path.parent / f"firmware-{board.name}-{opts.tool}"
     out = out.resolve()
-    tree = _layout(opts, board, files)
+    tree = project_tree(opts.tool, board, files.sources, sample_rate=files.sample_rate,
+                        input_samples=files.input_samples, mode=opts.mode, hop_ms=opts.hop_ms, baud=opts.baud)
     cmds, setup = _commands(opts, board, out, port)
     info = {"tinykd": __version__, "board": board.name, "tool": opts.tool, "model_hash": model_hash(files.tflite),
-            "model": str(files.folder), "fit": fit.summary(), "mode": opts.mode, "baud": opts.baud,
+            "model": str(files.folder.path), "fit": fit.summary(), "mode": opts.mode, "baud": opts.baud,
             "commands": cmds, "setup": setup}
     _write_tree(out, tree, info)
     result = FlashResult(out, cmds, setup, sorted(tree) + [BUILD_INFO], fit.summary())

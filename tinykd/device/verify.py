@@ -1,7 +1,7 @@
 """`tinykd verify`: send clips to a board, compare its answers with the host's TFLM interpreter.
 
 Both sides see identical input: the same int16 PCM, scaled by 1/32768 (tkd_pcm.cpp on the board,
-`tinykd.device.model.pcm_to_input` here), run through the same int8 flatbuffer. The report counts
+`tinykd.tflite.io.pcm_to_input` here), run through the same int8 flatbuffer. The report counts
 label agreement, score differences, accuracy against the true labels, and latencies. Retries are safe
 (a clip is idempotent), so NAKs, corrupted or lost lines and resets cost a resend, not the run. If the
 board goes away, the clips answered so far are kept and written to the report.
@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykd.configio import from_dict, load_json, save_json
+from tinykd.artifacts import Int8Dir
+from tinykd.configio import save_json
 from tinykd.device.link import BoardGone, LineReader, open_port
-from tinykd.device.model import DeviceModel, HostReference, float_to_pcm, load_device_model
+from tinykd.device.model import DeviceModel, HostReference, load_device_model
 from tinykd.device.protocol import (DEFAULT_BAUD, FRAME_HELLO, FRAME_MODE, MODE_VERIFY, PROTOCOL_VERSION, Ack,
                                     BoardError, Hello, Nak, Result, clip_frame, encode_frame, frame_bytes)
 from tinykd.errors import TinykdError
+from tinykd.tflite.io import float_to_pcm
 
 SCORE_DECIMALS_TOL = 1.5e-6  # the board writes scores rounded to 1e-6
 
@@ -79,16 +81,9 @@ class VerifyReport:
 def load_clips(model: DeviceModel, data: str | Path, split: str = "test", limit: int | None = None,
                progress: bool = False) -> Clips:
     """The split of DATA as int16 clips of the model's length, with the run's data settings."""
-    from tinykd.data import DataConfig, load_dataset
+    from tinykd.data import load_dataset
 
-    cfg_path = model.path.parent.parent / "config.json"
-    doc = load_json(cfg_path) if cfg_path.is_file() else {}
-    known = set(DataConfig.__dataclass_fields__)
-    run_data = doc.get("data") if isinstance(doc, dict) and isinstance(doc.get("data"), dict) else {}
-    data_cfg = {k: v for k, v in run_data.items() if k in known}  # the run's own data settings
-    data_cfg.setdefault("sample_rate", model.sample_rate)
-    data_cfg["clip_seconds"] = model.input_samples / data_cfg["sample_rate"]
-    cfg = from_dict(DataConfig, data_cfg)
+    cfg = model.data_config()
     ds = load_dataset(data, cfg, progress=progress)
     if cfg.clip_samples != model.input_samples:
         raise TinykdError(f"{data}: clips of {cfg.clip_samples} samples but the model takes {model.input_samples}")
@@ -339,4 +334,4 @@ def verify(port: str, model_path: str | Path, data: str | Path, split: str = "te
         raise TinykdError(f"--min-agreement must be between 0 and 1, got {opts.min_agreement}")
     model = load_device_model(model_path)
     clips = load_clips(model, data, split, opts.limit, progress=progress)
-    return verify_clips(port, model, clips, opts, report_path or model.path.parent / "verify.json", progress)
+    return verify_clips(port, model, clips, opts, report_path or model.path.parent / Int8Dir.VERIFY, progress)

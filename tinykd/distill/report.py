@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tinykd.configio import atomic_write_text, load_json
-from tinykd.distill import runfolder as rf
+from tinykd.artifacts import RunDir
 from tinykd.distill.metrics import per_class_markdown
 
 
@@ -22,7 +22,7 @@ def _teacher_line(cfg: dict[str, Any], teacher: dict[str, Any]) -> str:
 
 
 def write_run_report(run_dir: Path, metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    config = load_json(run_dir / rf.CONFIG)
+    config = load_json(run_dir / RunDir.CONFIG)
     cfg = config["distill"]
     tr = metrics["training"]
     ds = config["dataset"]
@@ -55,12 +55,12 @@ def write_run_report(run_dir: Path, metrics: dict[str, Any], history: list[dict[
         "",
         per_class_markdown(metrics),
         "",
-        f"![training curves]({rf.CURVES})",
+        f"![training curves]({RunDir.CURVES})",
         "",
-        f"![confusion matrix]({rf.CONFUSION})",
+        f"![confusion matrix]({RunDir.CONFUSION})",
         "",
-        f"Files: `{rf.MODEL}` (inference model only: no augmentation or attention head), `{rf.LABELS}`, "
-        f"`{rf.CONFIG}`, `{rf.METRICS}`, `{rf.HISTORY}`.",
+        f"Files: `{RunDir.MODEL}` (inference model only: no augmentation or attention head), `{RunDir.LABELS}`, "
+        f"`{RunDir.CONFIG}`, `{RunDir.METRICS}`, `{RunDir.HISTORY}`.",
         "",
     ]
-    atomic_write_text(run_dir / rf.REPORT, "\n".join(lines))
+    atomic_write_text(run_dir / RunDir.REPORT, "\n".join(lines))

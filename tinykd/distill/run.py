@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinykd.configio import from_dict, load_json, save_json, to_dict
-from tinykd.distill import runfolder as rf
+from tinykd.artifacts import RunDir, prepare_output
 from tinykd.distill.config import DistillConfig
 from tinykd.errors import TinykdError
 
@@ -36,7 +36,7 @@ def peak_rss_mb() -> float:
 
 
 def _check_resume_config(run_dir: Path, cfg: DistillConfig, teacher: dict[str, Any]) -> dict[str, Any]:
-    saved = load_json(run_dir / rf.CONFIG)
+    saved = load_json(run_dir / RunDir.CONFIG)
     saved_cfg = to_dict(from_dict(DistillConfig, saved["distill"]))
     new_cfg = to_dict(cfg)
     diff = sorted(k for k in new_cfg if k != "epochs" and new_cfg[k] != saved_cfg.get(k))
@@ -60,7 +60,7 @@ def resolve_config(overrides: dict[str, Any], out: str | Path | None = None, res
     `tinykd distill DATA --out RUN --resume` continues a run without repeating its options."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     no_augment = overrides.pop("no_augment", None)
-    saved_file = Path(out) / rf.CONFIG if out is not None else None
+    saved_file = Path(out) / RunDir.CONFIG if out is not None else None
     if resume and saved_file is not None and saved_file.is_file():
         cfg = from_dict(DistillConfig, load_json(saved_file)["distill"])
         cfg = dataclasses.replace(cfg, **overrides)
@@ -105,7 +105,7 @@ def distill(
     from tinykd.students.config import load_student_config
 
     cfg.validate()
-    saved_config = Path(out) / rf.CONFIG
+    saved_config = Path(out) / RunDir.CONFIG
     if resume and cache is None and teacher_student is None and saved_config.is_file():
         saved_teacher = load_json(saved_config).get("teacher") or {}  # resume with the run's own teacher
         cache, teacher_student = saved_teacher.get("cache"), saved_teacher.get("teacher_student")
@@ -118,17 +118,17 @@ def distill(
         "cache": str(cache) if cache is not None and cfg.uses_teacher else None,
         "teacher_student": str(teacher_student) if teacher_student is not None and cfg.needs_teacher_logits else None,
     }
-    resuming = rf.prepare_run_dir(run_dir, resume=resume, force=force)
+    resuming, replaced = prepare_output(RunDir(run_dir), resume=resume, force=force)
     student_cfg = load_student_config(cfg.student)
     spec = student_cfg.spec()
     if resuming:
         saved = _check_resume_config(run_dir, cfg, teacher)
-        if rf.is_complete(run_dir):
-            return DistillResult(run_dir, load_json(run_dir / rf.METRICS), load_json(run_dir / rf.HISTORY),
+        if RunDir(run_dir).is_complete():
+            return DistillResult(run_dir, load_json(run_dir / RunDir.METRICS), load_json(run_dir / RunDir.HISTORY),
                                  already_complete=True)
         data_config = from_dict(DataConfig, saved["data"])
         if saved["distill"].get("epochs") != cfg.epochs:  # --epochs may change on resume: keep config.json true
-            save_json(run_dir / rf.CONFIG, {**saved, "distill": to_dict(cfg)})
+            save_json(run_dir / RunDir.CONFIG, {**saved, "distill": to_dict(cfg)})
     if data_config is None:
         data_config = default_data_config(cfg, cache if cfg.uses_teacher else None)
     if int(data_config.sample_rate) != spec.sample_rate:
@@ -174,12 +174,12 @@ def distill(
             "params": trainable_params(student),
             "params_total": int(student.count_params()),
         }
-        save_json(run_dir / rf.CONFIG, config_doc)
-        save_json(run_dir / rf.LABELS, labels)
+        save_json(run_dir / RunDir.CONFIG, config_doc)
+        save_json(run_dir / RunDir.LABELS, labels)
 
     t0 = time.perf_counter()
     result = train_student(
-        student, arrays, (val.x, val.y) if len(val) else None, cfg, run_dir / rf.CHECKPOINTS,
+        student, arrays, (val.x, val.y) if len(val) else None, cfg, run_dir / RunDir.CHECKPOINTS,
         sample_rate=ds.sample_rate, resume=resuming, show_progress=show_progress,
         label=f"{cfg.student} T={cfg.temperature:g} a={cfg.alpha:g}",
     )
@@ -218,13 +218,13 @@ def finish_run(run_dir: Path, student, labels: list[str], result, test, val, cfg
     }
     tmp_model = run_dir / ".tmp-model.keras"
     student.save(tmp_model)
-    os.replace(tmp_model, run_dir / rf.MODEL)
-    save_json(run_dir / rf.HISTORY, result.history)
+    os.replace(tmp_model, run_dir / RunDir.MODEL)
+    save_json(run_dir / RunDir.HISTORY, result.history)
     title = f"{cfg.student}  T={cfg.temperature:g}  alpha={cfg.alpha:g}" + (
         f"  beta={cfg.attention_weight:g}" if cfg.attention_weight else "")
-    training_curves(result.history, run_dir / rf.CURVES, title)
-    confusion_matrix_png(metrics["confusion"], labels, run_dir / rf.CONFUSION,
+    training_curves(result.history, run_dir / RunDir.CURVES, title)
+    confusion_matrix_png(metrics["confusion"], labels, run_dir / RunDir.CONFUSION,
                          f"{title}\n{eval_split} accuracy {metrics['accuracy']:.3f}")
     write_run_report(run_dir, metrics, result.history)
-    save_json(run_dir / rf.METRICS, metrics)
+    save_json(run_dir / RunDir.METRICS, metrics)
     return DistillResult(run_dir, metrics, result.history, result.resumed_from_epoch)

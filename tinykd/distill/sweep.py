@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinykd.configio import atomic_write_bytes, atomic_write_text, load_json, save_json, to_dict
-from tinykd.distill import runfolder as rf
+from tinykd.artifacts import RunDir
 from tinykd.distill.config import DistillConfig
 from tinykd.errors import TinykdError
 
@@ -88,9 +88,9 @@ def sweep(
             name = cell_name(t, a, base.attention_weight)
             if name not in done:
                 cell_dir = out / name
-                if rf.is_complete(cell_dir):
+                if RunDir(cell_dir).is_complete():
                     result.skipped.append(name)
-                    metrics = load_json(cell_dir / rf.METRICS)
+                    metrics = load_json(cell_dir / RunDir.METRICS)
                 else:
                     cfg = dataclasses.replace(base, temperature=t if name != "a1_no_teacher" else base.temperature, alpha=a)
                     res = distill(data, cfg, cell_dir, cache=cache, teacher_student=teacher_student,
@@ -113,7 +113,7 @@ def sweep(
 
 
 def _copy_confusion(cell_dir: Path, dest: Path) -> None:
-    src = cell_dir / rf.CONFUSION
+    src = cell_dir / RunDir.CONFUSION
     if src.is_file():
         atomic_write_bytes(dest, src.read_bytes())
 

@@ -44,7 +44,7 @@ def cache_attention(cache, path: str | Path, hashes: list[str], n_frames: int) -
 
 def teacher_student_logits(run_dir: str | Path, labels: list[str], x: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Logits of an already distilled student (a run folder) on waveforms `x`, computed once up front."""
-    from tinykd.distill.runfolder import load_run_model
+    from tinykd.students.saved import load_run_model
 
     model, run_labels = load_run_model(run_dir)
     if list(run_labels) != list(labels):

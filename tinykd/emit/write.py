@@ -5,17 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tinykd.configio import atomic_write_text, load_json
-from tinykd.emit.c_model import ModelSource, TensorSpec, model_hash, render_header, render_source
+from tinykd.artifacts import Int8Dir
+from tinykd.configio import atomic_write_text
+from tinykd.emit.c_model import ModelSource, TensorSpec, render_header, render_source
 from tinykd.emit.identifiers import c_identifier
 from tinykd.emit.op_resolver import render_model_ops_h
-from tinykd.errors import TinykdError
 
-HEADER = "model_data.h"
-SOURCE = "model_data.cc"
-OPS_HEADER = "model_ops.h"
-TFLITE = "model_int8.tflite"
-REPORT_JSON = "quantize.json"
+HEADER, SOURCE, OPS_HEADER = Int8Dir.C_HEADER, Int8Dir.C_SOURCE, Int8Dir.OPS_HEADER
 
 
 def write_c_sources(src: ModelSource, op_names: list[str], out_dir: str | os.PathLike) -> list[Path]:
@@ -60,24 +56,12 @@ def model_source_from_report(report: dict, flatbuffer: bytes, prefix: str = "tin
     )
 
 
-def find_quantized(path: str | os.PathLike) -> Path:
-    """RUN (with RUN/int8/) or the quantize output folder itself -> the folder holding model_int8.tflite."""
-    path = Path(path)
-    for cand in (path, path / "int8"):
-        if (cand / TFLITE).is_file() and (cand / REPORT_JSON).is_file():
-            return cand
-    if not path.exists():
-        raise TinykdError(f"{path}: no such folder")
-    raise TinykdError(f"{path}: no {TFLITE} with {REPORT_JSON} here or in {path / 'int8'}; run `tinykd quantize` first")
-
-
 def export_c(path: str | os.PathLike, out_dir: str | os.PathLike | None = None, name: str = "tinykd") -> list[Path]:
-    """(Re)write model_data.h/.cc and model_ops.h for a quantized model; returns the written paths."""
-    folder = find_quantized(path)
-    report = load_json(folder / REPORT_JSON)
-    flatbuffer = (folder / TFLITE).read_bytes()
-    if report.get("model", {}).get("hash16") != model_hash(flatbuffer):
-        raise TinykdError(f"{folder / TFLITE} does not match {folder / REPORT_JSON} (hash differs); run `tinykd quantize` again")
+    """(Re)write model_data.h/.cc and model_ops.h for a quantized model (RUN or its int8 folder); returns the
+    written paths. A .tflite that is not the one quantize.json describes is refused."""
+    folder = Int8Dir.find(path)
+    flatbuffer = folder.flatbuffer()
+    report = folder.report()
     src = model_source_from_report(report, flatbuffer, prefix=name)
     ops = [entry["op"] for entry in report["ops"]]
-    return write_c_sources(src, ops, out_dir if out_dir is not None else folder)
+    return write_c_sources(src, ops, out_dir if out_dir is not None else folder.path)

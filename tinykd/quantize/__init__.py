@@ -3,8 +3,8 @@
     from tinykd.quantize import QuantizeConfig, quantize_run
     result = quantize_run("runs/tiny", "data/fsdd", config=QuantizeConfig(representative_size=200))
 
-Kept light: TensorFlow is imported inside the functions that need it (`tinykd.quantize.tflm_worker` runs in
-a child process with numpy and tflite-micro only).
+Kept light: TensorFlow is imported inside the functions that need it. The steps live in source.py, sets.py,
+proof.py, metrics.py, report.py and pipeline.py; the converter and the interpreters in tinykd.tflite.
 """
 
 from tinykd.quantize.config import QuantizeConfig

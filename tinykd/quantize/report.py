@@ -1,6 +1,99 @@
-"""report.md: the quantize.json figures as tables a person reads."""
+"""quantize.json (the record of an int8 model: what every later stage reads) and report.md (its figures as
+tables a person reads)."""
 
 from __future__ import annotations
+
+import platform
+
+import numpy as np
+
+from tinykd.artifacts import Int8Dir, model_hash
+from tinykd.configio import to_dict
+from tinykd.tflite.graph import Graph
+from tinykd.tflite.io import PCM_SCALE
+
+REPORT_VERSION = 2  # 2: accuracies as fractions, data_config recorded
+
+
+def op_table(graph: Graph) -> list[dict]:
+    rows = []
+    for op in graph.ops:
+        ins = [graph.tensors[i] for i in op.inputs if i >= 0]
+        out = graph.tensors[op.outputs[0]]
+        rows.append({
+            "index": op.index,
+            "op": op.name,
+            "kind": graph.op_kind(op),
+            "input_dtypes": [t.dtype for t in ins if not t.constant],
+            "weight_dtypes": [t.dtype for t in ins if t.constant],
+            "output_dtype": out.dtype,
+            "output_shape": list(out.shape),
+            "macs": graph.macs(op),
+            "activation_bytes": graph.activation_bytes(op),
+            "name": out.name,
+        })
+    return rows
+
+
+def tensor_info(t, pcm: bool) -> dict:
+    info = {"dtype": t.dtype, "shape": list(t.shape), "scale": t.scale[0] if t.scale else 0.0,
+            "zero_point": t.zero_point[0] if t.zero_point else 0}
+    if pcm:
+        info["pcm_scale"] = float(PCM_SCALE)
+    return info
+
+
+def build_report(*, source, data, data_config, config, frontend: str, weights_note: str, compressed: list,
+                 flatbuffer: bytes, graph: Graph, tflm, metrics: dict, arena_bytes: int, fits: dict,
+                 sets, warnings: list[str]) -> dict:
+    """The quantize.json document."""
+    ops = op_table(graph)
+    total_macs = sum(r["macs"] for r in ops)
+    float_rows = [r for r in ops if r["kind"] == "float"]
+    float_macs = sum(r["macs"] for r in float_rows)
+    times_ms = np.asarray(tflm.invoke_seconds) * 1000.0
+    t_in, t_out = graph.io(graph.inputs[0]), graph.io(graph.outputs[0])
+    return {
+        "version": REPORT_VERSION,
+        "run": str(source.run.path),
+        "student": source.student_name,
+        "data": str(data),
+        "data_config": to_dict(data_config),
+        "config": to_dict(config),
+        "frontend": {
+            "mode": frontend,
+            "spec": source.spec.to_dict(),
+            "float_ops": sorted({r["op"] for r in float_rows}),
+            "float_op_count": len(float_rows),
+            "float_macs": float_macs,
+            "float_macs_share": float_macs / total_macs if total_macs else 0.0,
+            # float matrices stored int8 and expanded by DEQUANTIZE at invoke (tinykd.tflite.compress)
+            "weights": config.frontend_weights,
+            "weights_decision": weights_note,
+            "float_head": bool(config.float_head),
+            "int8_stored_matrices": compressed,
+        },
+        "model": {"file": Int8Dir.TFLITE, "bytes": len(flatbuffer), "hash16": model_hash(flatbuffer),
+                  "keras_params": int(source.model.count_params()), "weight_bytes": graph.weight_bytes()},
+        "labels": list(source.labels),
+        "sample_rate": source.spec.sample_rate,
+        "input": tensor_info(t_in, pcm=True),
+        "output": tensor_info(t_out, pcm=False),
+        "macs": {"total": total_macs, "float": float_macs, "quantized": total_macs - float_macs},
+        "arena": {"measured_bytes": tflm.arena_bytes, "margin": config.arena_margin, "bytes": arena_bytes,
+                  "exact_measured_arena_runs": tflm.exact_arena_ok,
+                  "peak_activation_bytes": max(r["activation_bytes"] for r in ops)},
+        "ops": ops,
+        "accuracy": metrics,
+        "representative": {"clips": len(sets.representative), "silent_skipped": sets.silent_skipped,
+                           "split": "train", "seed": config.seed},
+        "timing": {"tflm_invoke_ms_mean": float(times_ms.mean()), "tflm_invoke_ms_median": float(np.median(times_ms)),
+                   "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+                   "note": "TFLM reference kernels on the host, not a microcontroller"},
+        "boards": {name: {"fits": fit.fits, "problems": list(fit.problems), "summary": fit.summary()}
+                   for name, fit in fits.items()},
+        "warnings": warnings,
+    }
 
 
 def _kb(n: int) -> str:
@@ -8,7 +101,7 @@ def _kb(n: int) -> str:
 
 
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f} %"
+    return "n/a" if x is None else f"{100.0 * x:.2f} %"
 
 
 def render_report_md(report: dict, allocations: str = "") -> str:
@@ -39,7 +132,7 @@ def render_report_md(report: dict, allocations: str = "") -> str:
         f"| output | {out['dtype']} {out['shape']} class scores (logits), scale {out['scale']:g}, zero point {out['zero_point']} |",
         f"| test clips | {acc['n_test']} |",
         f"| float (Keras) accuracy | {_pct(acc['float_accuracy'])} |",
-        f"| int8 TFLM accuracy | {_pct(acc['int8_tflm_accuracy'])} (drop {acc['drop_points']:.2f} points) |",
+        f"| int8 TFLM accuracy | {_pct(acc['int8_tflm_accuracy'])} (drop {100.0 * acc['drop']:.2f} points) |",
         f"| int8 LiteRT accuracy | {_pct(acc['int8_litert_accuracy'])} |",
         f"| top-1 agreement Keras float vs TFLM int8 | {_pct(acc['agreement_float_tflm'])} |",
         f"| top-1 agreement LiteRT vs TFLM | {_pct(acc['agreement_litert_tflm'])} (max score diff {acc['max_abs_diff_litert_tflm']:.4g}) |",
@@ -55,7 +148,7 @@ def render_report_md(report: dict, allocations: str = "") -> str:
         lines.append(f"| {name} | {'yes' if b['fits'] else 'no'} | {'; '.join(b['problems']) or b['summary']} |")
     lines += ["", "## Per class", "", "| class | clips | float | int8 (TFLM) | delta (points) |", "|---|---|---|---|---|"]
     for row in acc["per_class"]:
-        delta = "n/a" if row["delta_points"] is None else f"{row['delta_points']:+.2f}"
+        delta = "n/a" if row["delta"] is None else f"{100.0 * row['delta']:+.2f}"
         lines.append(f"| {row['label']} | {row['n']} | {_pct(row['float_accuracy'])} | {_pct(row['int8_accuracy'])} | {delta} |")
     lines += [
         "", "## Ops", "",
@@ -75,7 +168,7 @@ def render_report_md(report: dict, allocations: str = "") -> str:
 
 
 def _stored_int8_lines(fe: dict) -> list[str]:
-    """One sentence on the float matrices stored int8 (tinykd.quantize.compress), if any."""
+    """One sentence on the float matrices stored int8 (tinykd.tflite.compress), if any."""
     stored = fe.get("int8_stored_matrices") or []
     if not stored:
         return ["", f"Float matrices: {fe['weights_decision']}."] if fe.get("weights_decision") else []

@@ -21,6 +21,7 @@ from tinykd.students.config import (
 )
 from tinykd.students.describe import describe, describe_all
 from tinykd.students.layers import GramConcat, SoftmaxTimePool, TimeMean
+from tinykd.students.saved import load_run_model
 
 __all__ = [
     "GramConcat",
@@ -30,6 +31,7 @@ __all__ = [
     "build_student",
     "describe",
     "describe_all",
+    "load_run_model",
     "load_student_config",
     "models_dir",
     "preset_names",

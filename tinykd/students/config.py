@@ -1,15 +1,14 @@
 """`StudentConfig`: everything that defines a student model, and the preset files in `models/`.
 
 A preset is one JSON file, `models/<name>.json`, holding a `StudentConfig` with its full front-end spec.
-The folder is found in this order: `$TINYKD_MODELS`, then `models/` beside the `tinykd` package (a source
-checkout or an editable install), then `<sys.prefix>/share/tinykd/models` (where a wheel installs it).
+The folder is `$TINYKD_MODELS` when set, else the presets shipped with the package, `tinykd/_models` (a
+symlink to the top-level `models/` in a source checkout, a copy in an installed wheel).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,16 +135,10 @@ def models_dir() -> Path:
         if not path.is_dir():
             raise TinykdError(f"TINYKD_MODELS={env} is not a folder; point it at a folder of preset JSON files")
         return path
-    candidates = [
-        Path(__file__).resolve().parents[2] / "models",
-        Path(sys.prefix) / "share" / "tinykd" / "models",
-    ]
-    for path in candidates:
-        if path.is_dir():
-            return path
-    raise TinykdError(
-        f"no preset folder found (looked in {', '.join(str(p) for p in candidates)}); set TINYKD_MODELS"
-    )
+    path = Path(__file__).resolve().parents[1] / "_models"
+    if not path.is_dir():
+        raise TinykdError(f"{path}: no preset folder (reinstall tinykd, or set TINYKD_MODELS to a folder of presets)")
+    return path
 
 
 def preset_names(directory: str | os.PathLike | None = None) -> list[str]:

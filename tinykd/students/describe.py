@@ -41,7 +41,7 @@ def describe(
 
     per_second = 1.0 / clip_seconds
     # The front end's matrices are stored int8 either way: quantized (frontend_int8) or float matrices kept as
-    # int8 constants that a DEQUANTIZE expands at invoke (tinykd.quantize.compress).
+    # int8 constants that a DEQUANTIZE expands at invoke (tinykd.tflite.compress).
     front_consts = sum(layer.weights for layer in front)
     if config.frontend_int8:  # the quantized DFT convolution gets an int32 bias and per-channel parameters
         front_consts += (4 + _QPARAM_BYTES_PER_CHANNEL) * 2 * spec.n_bins

@@ -11,7 +11,7 @@ on a representative set, then quantized with some ops kept float:
   body is int8. An int8 power spectrum is useless: squaring maps everything but the loudest bins to zero
   (measured: log-mel errors of ~90 dB on FSDD speech), and TFLM has no int8 LOG.
 
-The arena is read from TFLM's `print_allocations()` report by `tinykd.quantize.arena`.
+The arena is read from TFLM's `print_allocations()` report by `tinykd.tflite.arena`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinykd.errors import TinykdError
-from tinykd.quantize.arena import allocations_report, arena_bytes
+from tinykd.tflite.arena import allocations_report, arena_bytes
+from tinykd.tflite.graph import read_graph
+from tinykd.tflite.io import TensorQuant, dequantize, quantize
+from tinykd.tflite.run import tflm_interpreter
 
 # Ops the TFLM interpreter registers in its AllOpsResolver that a student may use.
 TFLM_OPS = frozenset(
@@ -49,8 +52,8 @@ def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_na
     import tensorflow as tf
     from tensorflow.lite.python import convert as tfl_convert
 
-    from tinykd.quantize.compress import store_float_weights
-    from tinykd.quantize.convert import strip_names
+    from tinykd.tflite.compress import store_float_weights
+    from tinykd.tflite.convert import strip_names
 
     rep = np.asarray(representative, dtype=np.float32)
     if rep.ndim != 2 or rep.shape[0] < 1:
@@ -100,18 +103,13 @@ def _float_frontend_nodes(flatbuffer: bytes, after_dft: bool) -> list[str]:
 
 
 def op_names(flatbuffer: bytes) -> tuple[str, ...]:
-    """Distinct builtin op names in a flatbuffer."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=flatbuffer)
-    return tuple(sorted({op["op_name"] for op in interp._get_ops_details()}))
+    """Distinct op names in a flatbuffer."""
+    return tuple(sorted(set(read_graph(flatbuffer).op_names())))
 
 
 def measure_arena(flatbuffer: bytes, example: np.ndarray | None = None) -> ArenaReport:
     """Load `flatbuffer` in the TFLM interpreter, invoke it once, and read back its arena allocation."""
-    from tflite_micro import runtime
-
-    interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=4 * 1024 * 1024)
+    interp = tflm_interpreter(flatbuffer)
     if example is not None:
         invoke_float(interp, example)
     text = allocations_report(interp)
@@ -119,22 +117,11 @@ def measure_arena(flatbuffer: bytes, example: np.ndarray | None = None) -> Arena
 
 
 def invoke_float(interp, x: np.ndarray) -> np.ndarray:
-    """Run a TFLM interpreter on float input `x` (one example), quantizing the input and dequantizing the
-    output with the model's own parameters where they are integer."""
+    """Run a TFLM interpreter on float input `x` (one example) with the firmware's int8 input/output rule."""
     detail = interp.get_input_details(0)
-    x = np.asarray(x, dtype=np.float32).reshape(detail["shape"])
-    if detail["dtype"] != np.float32:
-        q = detail["quantization_parameters"]
-        info = np.iinfo(detail["dtype"])
-        x = np.clip(np.round(x / q["scales"][0]) + q["zero_points"][0], info.min, info.max).astype(detail["dtype"])
-    interp.set_input(x, 0)
+    interp.set_input(quantize(np.asarray(x, dtype=np.float32).reshape(detail["shape"]), TensorQuant.of(detail)), 0)
     interp.invoke()
-    y = interp.get_output(0)
-    out = interp.get_output_details(0)
-    if out["dtype"] != np.float32:
-        q = out["quantization_parameters"]
-        y = (y.astype(np.float32) - q["zero_points"][0]) * q["scales"][0]
-    return y
+    return dequantize(interp.get_output(0), TensorQuant.of(interp.get_output_details(0)))
 
 
 def example_clips(n: int, samples: int, sample_rate: int, seed: int = 0) -> np.ndarray:

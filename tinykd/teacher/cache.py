@@ -2,7 +2,7 @@
 
 A cache is a DIRECTORY:
 - `meta.json`: format/version, `complete` (written true LAST, after every shard), label map, teacher identity
-  (name, config_hash, weights_hash), dataset fingerprint, data config, front-end spec, teacher frame count,
+  (name, config_hash, weights_hash), dataset fingerprint, data config, sample rate, teacher frame count,
   and the shard list (file, clip count, sha256).
 - `shard-00000.safetensors`, ...: tensors `logits` float32 [n, C] and, when the teacher exposes attentions,
   `attention` float32 [n, T_teacher] (attention rollout, rows sum to 1); the clips' content hashes are the
@@ -24,17 +24,13 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
+from tinykd.artifacts import CacheDir
 from tinykd.configio import atomic_write_bytes, save_json
 from tinykd.errors import CacheError
 
-FORMAT = "tinykd-softlabels"
-VERSION = 1
-META_FILE = "meta.json"
-SHARD_GLOB = "shard-*.safetensors"
-
-
-def shard_name(index: int) -> str:
-    return f"shard-{index:05d}.safetensors"
+FORMAT, VERSION = CacheDir.FORMAT, CacheDir.VERSION
+META_FILE, SHARD_GLOB = CacheDir.META, CacheDir.SHARD_GLOB
+shard_name = CacheDir.shard_name
 
 
 def write_shard(path: Path, logits: np.ndarray, hashes: Sequence[str], attention: np.ndarray | None) -> str:
@@ -53,18 +49,7 @@ def write_meta(cache_dir: Path, meta: dict[str, Any]) -> None:
 
 def read_meta(cache_dir: Path) -> dict[str, Any]:
     """meta.json of a cache folder; CacheError when absent or not a tinykd cache."""
-    path = Path(cache_dir) / META_FILE
-    if not path.is_file():
-        raise CacheError(f"{cache_dir}: no {META_FILE}; not a soft-label cache (make one with `tinykd teacher export`)")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CacheError(f"{path}: not valid JSON ({exc}); re-run `tinykd teacher export`") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CacheError(f"{path}: not a tinykd soft-label cache")
-    if meta.get("version") != VERSION:
-        raise CacheError(f"{path}: cache format version {meta.get('version')} is not {VERSION}; re-export it with this tinykd")
-    return meta
+    return CacheDir(cache_dir).meta()
 
 
 def read_shard(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:

@@ -27,14 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from tinykd.artifacts import TeacherDir
 from tinykd.configio import to_dict
 from tinykd.errors import CacheError, TinykdError
-from tinykd.frontend.spec import FrontEndSpec
 from tinykd.teacher import cache as fmt
 from tinykd.teacher.model import load_teacher, model_inputs, resolve_device, teacher_identity, teacher_sample_rate
 from tinykd.teacher.progress import ProgressBar
 from tinykd.teacher.rollout import temporal_weights
-from tinykd.teacher.train import LABELS_FILE, TEACHER_META
 
 
 @dataclass(frozen=True)
@@ -77,13 +76,13 @@ def export_cache(
 
 def teacher_labels(teacher_dir: Path) -> list[str]:
     """The label map a teacher was trained with: labels.json, else the model config's id2label."""
-    path = teacher_dir / LABELS_FILE
+    path = teacher_dir / TeacherDir.LABELS
     if path.is_file():
         labels = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(labels, list) and all(isinstance(v, str) for v in labels):
             return labels
         raise TinykdError(f"{path}: expected a JSON list of class names")
-    config = json.loads((teacher_dir / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((teacher_dir / TeacherDir.HF_CONFIG).read_text(encoding="utf-8"))
     id2label = config.get("id2label") or {}
     return [str(id2label[k]) for k in sorted(id2label, key=int)]
 
@@ -128,7 +127,7 @@ def export_dataset(
         "teacher_dir": str(teacher_dir.resolve()),
         "dataset_fingerprint": ds.fingerprint(),
         "data_config": to_dict(ds.config),
-        "frontend": _teacher_frontend(teacher_dir, ds.sample_rate),
+        "sample_rate": ds.sample_rate,
         "n_clips": len(order),
         "shard_size": cfg.shard_size,
         "plan_hash": plan_hash,
@@ -184,15 +183,6 @@ def export_dataset(
         log(f"note: {identity['name']} returned no attention weights; the cache holds logits only")
     rate_cps = computed_clips / seconds if seconds > 0 else None
     return ExportResult(out, len(order), len(shards), written, reused, seconds, rate_cps)
-
-
-def _teacher_frontend(teacher_dir: Path, sample_rate: int) -> dict:
-    meta = teacher_dir / TEACHER_META
-    if meta.is_file():
-        frontend = json.loads(meta.read_text(encoding="utf-8")).get("frontend")
-        if isinstance(frontend, dict):
-            return frontend
-    return FrontEndSpec(sample_rate=sample_rate).to_dict()
 
 
 def _prepare_folder(out: Path, meta: dict[str, Any], overwrite: bool, log: Callable[[str], None]) -> ExportResult | None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tinykd.artifacts import TeacherDir
 from tinykd.errors import TinykdError
 from tinykd.frontend.spec import DEFAULT_SPEC
 from tinykd.teacher.config import TinyTeacherSize
@@ -91,7 +92,7 @@ def _is_weights_dir(path: Path) -> bool:
 
 
 def _check_local_dir(path: Path) -> None:
-    if not (path / "config.json").is_file():
+    if not (path / TeacherDir.HF_CONFIG).is_file():
         raise TinykdError(f"{path}: no config.json; not a model directory written by save_pretrained")
     if not _is_weights_dir(path):
         pickled = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt*")]
@@ -188,13 +189,13 @@ def load_teacher(path: str | Path, attentions: bool = True):
 
 
 def teacher_sample_rate(path: Path) -> int:
-    meta = path / "tinykd_teacher.json"
+    meta = path / TeacherDir.META
     if meta.is_file():
         try:
             return int(json.loads(meta.read_text())["data_config"]["sample_rate"])
         except (KeyError, TypeError, ValueError, json.JSONDecodeError):
             pass
-    pre = path / "preprocessor_config.json"
+    pre = path / TeacherDir.PREPROCESSOR
     if pre.is_file():
         try:
             return int(json.loads(pre.read_text())["sampling_rate"])
@@ -212,7 +213,7 @@ def model_inputs(fe, x: np.ndarray, sample_rate: int, device: torch.device) -> d
 def teacher_identity(path: str | Path, model=None) -> dict[str, str]:
     """name, config_hash, weights_hash: what a cache records to say which teacher made it."""
     path = Path(path)
-    config = json.loads((path / "config.json").read_text())
+    config = json.loads((path / TeacherDir.HF_CONFIG).read_text())
     # Version fields change when re-saved by a newer transformers; the model does not.
     for key in ("transformers_version", "_name_or_path", "_attn_implementation_autoset"):
         config.pop(key, None)

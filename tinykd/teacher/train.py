@@ -7,7 +7,8 @@ the last best checkpoint loadable; `tinykd_teacher.json` says whether the run fi
 
 The output folder: `config.json` + `model.safetensors` (save_pretrained), `preprocessor_config.json` (the
 feature extractor: per-utterance normalisation), `labels.json` (class names, index = class id),
-`tinykd_teacher.json` (train config, data config, front-end spec, base, best epoch, test accuracy, status),
+`tinykd_teacher.json` (train config, data config, input rate and normalisation, base, best epoch, test accuracy,
+status),
 `train_metrics.json` (per-epoch train loss/accuracy, val loss/accuracy, learning rate, seconds).
 """
 
@@ -25,17 +26,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from tinykd.artifacts import TeacherDir
 from tinykd.configio import save_json, to_dict
 from tinykd.errors import TinykdError
-from tinykd.frontend.spec import FrontEndSpec
 from tinykd.teacher.augment import augment_batch
 from tinykd.teacher.config import TeacherTrainConfig
 from tinykd.teacher.progress import ProgressBar
 from tinykd.teacher.model import load_for_finetuning, model_inputs, resolve_device
 
-TEACHER_META = "tinykd_teacher.json"
-LABELS_FILE = "labels.json"
-METRICS_FILE = "train_metrics.json"
 
 
 @dataclass
@@ -122,13 +120,12 @@ def fit_teacher(
         "labels": labels,
         "sample_rate": sample_rate,
         "input_normalisation": "per utterance: (x - mean) / sqrt(var + 1e-7), Wav2Vec2 feature extractor",
-        "frontend": FrontEndSpec(sample_rate=sample_rate).to_dict(),
         "train_config": to_dict(cfg),
         "n_params": int(sum(p.numel() for p in model.parameters())),
         **(extra_meta or {}),
     }
-    save_json(out_dir / LABELS_FILE, labels)
-    save_json(out_dir / TEACHER_META, meta)
+    save_json(out_dir / TeacherDir.LABELS, labels)
+    save_json(out_dir / TeacherDir.META, meta)
     log(f"teacher: {base_name}, {meta['n_params']:,} parameters, {len(y_train)} training clips, device {device}")
 
     history: list[dict[str, Any]] = []
@@ -172,7 +169,7 @@ def fit_teacher(
             best_acc, best_epoch = score, epoch
             _save_checkpoint(model, fe, out_dir)
             model.to(device)
-        save_json(out_dir / METRICS_FILE, {"best_epoch": best_epoch, "epochs": history})
+        save_json(out_dir / TeacherDir.METRICS, {"best_epoch": best_epoch, "epochs": history})
         log(
             f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
             + (f", val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f}" if val is not None else "")
@@ -188,9 +185,9 @@ def fit_teacher(
         _, test_acc, _ = evaluate(best, best_fe, test[0], test[1], sample_rate, device, cfg.batch_size)
         log(f"best checkpoint (epoch {best_epoch}): test accuracy {test_acc:.4f} on {len(test[1])} clips")
     metrics = {"best_epoch": best_epoch, "best_val_accuracy": best_acc if val is not None else None, "test_accuracy": test_acc, "epochs": history}
-    save_json(out_dir / METRICS_FILE, metrics)
+    save_json(out_dir / TeacherDir.METRICS, metrics)
     meta.update(status="complete", best_epoch=best_epoch, best_val_accuracy=metrics["best_val_accuracy"], test_accuracy=test_acc)
-    save_json(out_dir / TEACHER_META, meta)
+    save_json(out_dir / TeacherDir.META, meta)
     return TeacherTrainResult(out_dir, best_epoch, metrics["best_val_accuracy"], test_acc, history)
 
 

@@ -1,6 +1,6 @@
 """Proof in the real TFLite Micro interpreter: allocate, invoke every example, measure the arena.
 
-The work happens in `tinykd.quantize.tflm_worker` (a child process): TFLM prints its arena report and its
+The work happens in `tinykd.tflite.worker` (a child process): TFLM prints its arena report and its
 kernel errors on the C-level stderr, which a child's pipe captures whole, and a crashing kernel cannot take
 the quantizer down. A failure becomes a `TflmError` naming the op, its node number and its dtypes.
 """
@@ -19,11 +19,10 @@ from typing import Callable
 import numpy as np
 
 from tinykd.errors import TinykdError
-from tinykd.quantize.graph import Graph
-from tinykd.quantize.arena import arena_bytes
+from tinykd.tflite.graph import Graph
+from tinykd.tflite.arena import arena_bytes
+from tinykd.tflite.run import HOST_ARENA_BYTES
 
-# Arena handed to TFLM while measuring; the recording allocator reports what it really used.
-MEASURE_ARENA_BYTES = 64 * 1024 * 1024
 _NODE_FAIL = re.compile(r"Node (\S+) \(number (\d+)\) failed to (prepare|invoke|init)")
 _NO_OP = re.compile(r"Didn't find op for builtin opcode '([^']+)'")
 _NO_REG = re.compile(r"Failed to get registration from op code (\S+)")
@@ -83,8 +82,8 @@ def run_tflm(
         tmp = Path(tmp)
         (tmp / "model.tflite").write_bytes(flatbuffer)
         np.save(tmp / "inputs.npy", np.ascontiguousarray(inputs), allow_pickle=False)
-        cmd = [sys.executable, "-m", "tinykd.quantize.tflm_worker", str(tmp / "model.tflite"), str(tmp / "inputs.npy"),
-               str(tmp / "outputs.npy"), str(MEASURE_ARENA_BYTES)]
+        cmd = [sys.executable, "-m", "tinykd.tflite.worker", str(tmp / "model.tflite"), str(tmp / "inputs.npy"),
+               str(tmp / "outputs.npy"), str(HOST_ARENA_BYTES)]
         with open(tmp / "stderr.txt", "w+b") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
             result: dict = {}
@@ -109,7 +108,7 @@ def run_tflm(
             raise TflmError(str(exc)) from None
         outputs = np.load(tmp / "outputs.npy", allow_pickle=False)
         exact = subprocess.run(
-            [sys.executable, "-m", "tinykd.quantize.tflm_worker", "--exact", str(tmp / "model.tflite"),
+            [sys.executable, "-m", "tinykd.tflite.worker", "--exact", str(tmp / "model.tflite"),
              str(tmp / "inputs.npy"), str(arena)],
             capture_output=True, text=True,
         )

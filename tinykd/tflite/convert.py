@@ -27,8 +27,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tinykd.errors import TinykdError
-from tinykd.quantize.graph import read_graph
-from tinykd.quantize.quiet import quiet_c_output
+from tinykd.tflite.graph import read_graph
+from tinykd.tflite.quiet import quiet_c_output
 
 FRONTEND_MODES = ("float", "int8")
 FLOAT_ONLY_FRONTEND_OPS = ("MAXIMUM", "LOG")

@@ -61,7 +61,7 @@ AUTO_WEIGHTS_MAX_ARENA_GROWTH = (4096, 0.05)  # bytes, fraction: whichever is la
 def store_float_weights(named: bytes, mode: str) -> tuple[bytes, list[dict], str]:
     """Apply `int8_float_weights` per `mode` (int8 | float | auto, the quantizer's --frontend-weights); returns
     the model, what was stored int8 and one line on why."""
-    from tinykd.quantize.arena import measure_arena_bytes
+    from tinykd.tflite.arena import measure_arena_bytes
 
     if mode == "float":
         return named, [], "float32 (--frontend-weights float)"

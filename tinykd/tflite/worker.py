@@ -1,9 +1,9 @@
-"""Runs a model in the TFLite Micro Python interpreter in its own process (used by tinykd.quantize.tflm).
+"""Runs a model in the TFLite Micro Python interpreter in its own process (used by tinykd.tflite.proof).
 
 A separate process because TFLM writes its arena report and its kernel errors to the C-level stderr, and
 a failing kernel must not take the caller down. Imports only numpy and tflite-micro (no TensorFlow).
 
-    python -m tinykd.quantize.tflm_worker MODEL.tflite INPUTS.npy OUTPUTS.npy ARENA_BYTES
+    python -m tinykd.tflite.worker MODEL.tflite INPUTS.npy OUTPUTS.npy ARENA_BYTES
 
 stdout: `progress k n` lines, then one JSON line {"stage": ..., ...}. stderr: whatever TFLM prints.
 """

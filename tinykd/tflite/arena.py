@@ -1,5 +1,5 @@
-"""The TFLM arena as the interpreter reports it: one definition for the quantizer, the students' arena
-check and the device side.
+"""The TFLM arena as the interpreter reports it: one reader for the quantizer, the students' arena check and
+the device side.
 
 TFLM reports the arena it used only through `print_allocations()`, on the process's C-level stderr
 ("[RecordingMicroAllocator] Arena allocation total N bytes"). Light on purpose (no TensorFlow import), so
@@ -46,14 +46,8 @@ def allocations_report(interp) -> str:
     return capture_fd2(interp.print_allocations)
 
 
-# Arena given to TFLM on the host, where the recording allocator measures what a model really uses. The
-# binding's default (10x the flatbuffer) is too small for models whose activations dwarf their weights, such
-# as a front end without names or a ~15 K-parameter student on 1 s of audio.
-HOST_ARENA_BYTES = 16 * 1024 * 1024
-
-
 def measure_arena_bytes(flatbuffer: bytes) -> int:
     """Arena bytes TFLM allocates for `flatbuffer` (loaded, not invoked)."""
-    from tflite_micro import runtime
+    from tinykd.tflite.run import tflm_interpreter
 
-    return arena_bytes(allocations_report(runtime.Interpreter.from_bytes(flatbuffer, arena_size=HOST_ARENA_BYTES)))
+    return arena_bytes(allocations_report(tflm_interpreter(flatbuffer)))

@@ -1,0 +1,74 @@
+"""`tinykd data`: inspect a data set, generate the built-in data (tinykd.data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tinykd.cli.app import app, console
+from tinykd.frontend.spec import DEFAULT_SPEC
+
+data_app = typer.Typer(help="Datasets: inspect a folder of audio, generate the built-in data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+@data_app.command("info")
+def data_info(
+    data_dir: Path = typer.Argument(..., help="Data set folder, or a .csv manifest (path,label[,speaker][,split])."),
+    format: str = typer.Option("auto", "--format", help="Layout: auto, tess, fsdd, folder or csv. auto: a CSV manifest, else FSDD or TESS file names (90 % must match), else folder-per-class."),
+    split: str = typer.Option("auto", "--split", help="auto (the data set's own split, e.g. FSDD index 0-4 = test, else stratified random), random, or speaker:NAME (that speaker is the test set)."),
+    val_fraction: float = typer.Option(0.1, "--val-fraction", help="Share of the training pool held out as validation (stratified)."),
+    test_fraction: float = typer.Option(0.2, "--test-fraction", help="Share held out as test by a random split."),
+    seed: int = typer.Option(0, "--seed", help="Seed for random splits."),
+    sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help=f"Rate clips are resampled to (Hz). Default: the front end's ({DEFAULT_SPEC.sample_rate})."),
+    clip_seconds: float = typer.Option(1.0, "--clip-seconds", help="Length every clip is padded or cropped to (s)."),
+    pad: str = typer.Option("center", "--pad", help="Where a short clip sits in the window (center, start, end); a long one keeps that part."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad file instead of listing it and going on."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the summary as JSON to this file."),
+) -> None:
+    """Scan a data set and print counts per class, speaker and split, sample rates, durations and every problem file.
+
+    Every file is decoded and checked (corrupt, truncated, empty, zero-length, NaN/inf, duplicates) and resampled and padded exactly as training will see it. Bad files are listed and skipped unless --strict.
+    """
+    from tinykd.configio import save_json
+    from tinykd.data import DataConfig, load_dataset
+    from tinykd.data.info import problem_lines, summarize, summary_tables
+
+    rate = {} if sample_rate is None else {"sample_rate": sample_rate}
+    cfg = DataConfig(format=format, split=split, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                     clip_seconds=clip_seconds, pad=pad, strict=strict, **rate)
+    ds = load_dataset(data_dir, cfg, progress=True, keep_audio=False)
+    summary = summarize(ds)
+    for table in summary_tables(summary):
+        console.print(table)
+    for line in problem_lines(summary):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
+    if json_out is not None:
+        save_json(json_out, summary)
+        console.print(f"summary written to {json_out}", soft_wrap=True, highlight=False)
+
+
+@data_app.command("synth")
+def data_synth(
+    out_dir: Path = typer.Argument(..., help="Output folder (new or empty, or an earlier synthetic set, which is replaced)."),
+    classes: int = typer.Option(8, "--classes", help="Number of classes (1-24)."),
+    clips_per_class: int = typer.Option(60, "--clips-per-class", help="Clips per class."),
+    speakers: int = typer.Option(4, "--speakers", help="Number of synthetic speakers (base pitch and vocal-tract size)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; the same seed and options give the same files bit for bit."),
+    sample_rate: int = typer.Option(DEFAULT_SPEC.sample_rate, "--sample-rate", help="Sample rate of the written WAVs (Hz)."),
+    clip_seconds: float = typer.Option(1.0, "--clip-seconds", help="Length of every clip (s)."),
+    variation: float = typer.Option(1.0, "--variation", help="Scale of the random variation (0: no variation; higher: harder)."),
+) -> None:
+    """Generate the built-in speech-like data set: OUT/<class>/<speaker>_<class>_<i>.wav, OUT/synth.json, OUT/README.md.
+
+    Source-filter voices whose classes differ by pitch contour, syllable rate and vowel, with overlapping spreads, speaker differences and background noise (see docs/data.md). Deterministic (same seed, same files) and fast.
+    """
+    from tinykd.data.synth import SynthConfig, synthesize
+
+    cfg = SynthConfig(n_classes=classes, clips_per_class=clips_per_class, n_speakers=speakers, seed=seed,
+                      sample_rate=sample_rate, clip_seconds=clip_seconds, variation=variation)
+    meta = synthesize(out_dir, cfg, progress=True)
+    console.print(f"wrote {meta['n_files']} clips ({len(meta['classes'])} classes x {clips_per_class}, "
+                  f"{len(meta['speakers'])} speakers) to {out_dir}", soft_wrap=True, highlight=False)
+    console.print(f"next: tinykd data info {out_dir}", soft_wrap=True, highlight=False)

@@ -1,0 +1,152 @@
+"""`tinykd teacher`: train, export soft labels, evaluate (tinykd.teacher)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tinykd.cli.app import app, console
+from tinykd.errors import TinykdError
+from tinykd.frontend.spec import DEFAULT_SPEC
+
+teacher_app = typer.Typer(
+    help="Teacher (PyTorch, needs the `teacher` extra): fine-tune a Wav2Vec2 classifier, export soft labels.",
+    no_args_is_help=True,
+)
+app.add_typer(teacher_app, name="teacher")
+
+def _teacher_data_config(fmt: str, split: str, sample_rate: Optional[int], clip_seconds: float, seed: int,
+                         teacher: Optional[Path] = None):
+    """The data config of a teacher command; no --sample-rate means the rate `teacher` was trained at."""
+    from tinykd.data import DataConfig
+
+    if sample_rate is None:
+        from tinykd.teacher.model import teacher_sample_rate
+
+        sample_rate = teacher_sample_rate(teacher)
+    return DataConfig(format=fmt, split=split, sample_rate=sample_rate, clip_seconds=clip_seconds, seed=seed)
+
+
+_DATA_HELP = "Data set folder (any layout tinykd.data reads: FSDD, TESS, folder-per-class, CSV)."
+_FORMAT_OPT = typer.Option("auto", "--format", help="Data set layout: auto, tess, fsdd, folder or csv.")
+_SPLIT_OPT = typer.Option(
+    "auto", "--split", help="auto (the data set's own split, else stratified random), random, or speaker:NAME (NAME held out as test)."
+)
+_RATE_OPT = typer.Option(DEFAULT_SPEC.sample_rate, "--sample-rate", help="Rate every clip is resampled to, in Hz (the teacher's input rate).")
+_TEACHER_RATE_OPT = typer.Option(
+    None, "--sample-rate", help="Rate every clip is resampled to, in Hz. Default: the rate the teacher was trained at."
+)
+_CLIP_OPT = typer.Option(1.0, "--clip-seconds", help="Clip length in seconds (short clips are padded, long ones cut).")
+_DATA_SEED_OPT = typer.Option(0, "--data-seed", help="Seed of the train/val/test assignment.")
+
+
+@teacher_app.command("train")
+def teacher_train(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    base: str = typer.Option(
+        "tiny", "--base", help="Model to fine-tune: a hub id (e.g. facebook/wav2vec2-base; needs a network or the hub cache), "
+        "a local save_pretrained directory (safetensors weights), or `tiny` (a small Wav2Vec2 from scratch)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Output folder: model (save_pretrained), labels.json, tinykd_teacher.json, train_metrics.json."),
+    epochs: int = typer.Option(30, "--epochs", help="Training epochs."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per batch."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Batches whose gradients are summed per optimizer step."),
+    lr: float = typer.Option(3e-4, "--lr", help="Peak AdamW learning rate."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", help="AdamW weight decay."),
+    warmup: float = typer.Option(0.1, "--warmup", help="Fraction of optimizer steps of linear warm-up; then linear decay to 0."),
+    freeze_feature_encoder: bool = typer.Option(
+        False, "--freeze-feature-encoder/--train-feature-encoder", help="Freeze the convolutional feature encoder (usual for pretrained bases)."
+    ),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift, speed change and noise on training clips."),
+    tiny: list[str] = typer.Option(
+        [], "--tiny", help="Size override for `--base tiny`, KEY=VALUE, repeatable (e.g. --tiny hidden_size=64 --tiny conv_dim=32,32,64,64)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, shuffling and augmentation."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    fmt: str = _FORMAT_OPT,
+    split: str = _SPLIT_OPT,
+    sample_rate: int = _RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    data_seed: int = _DATA_SEED_OPT,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar per epoch."),
+) -> None:
+    """Fine-tune an audio classifier (Wav2Vec2) on DATA's training split; keeps the best checkpoint by val accuracy."""
+    from tinykd.teacher.config import TeacherTrainConfig, TinyTeacherSize
+    from tinykd.teacher.train import train_teacher
+
+    cfg = TeacherTrainConfig(
+        base=base, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, weight_decay=weight_decay,
+        warmup_ratio=warmup, freeze_feature_encoder=freeze_feature_encoder, seed=seed, device=device, threads=threads,
+        augment=augment, tiny=TinyTeacherSize().with_overrides(tiny),
+    )
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
+    result = train_teacher(data, out, cfg, data_cfg, progress=progress, log=console.print)
+    val = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.4f}"
+    test = "n/a" if result.test_accuracy is None else f"{result.test_accuracy:.4f}"
+    console.print(f"teacher saved to {out} (best epoch {result.best_epoch}, val accuracy {val}, test accuracy {test})")
+
+
+@teacher_app.command("export")
+def teacher_export(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    teacher: Path = typer.Option(..., "--teacher", help="Teacher folder written by `tinykd teacher train` (or any save_pretrained audio classifier with labels.json)."),
+    out: Path = typer.Option(..., "--out", help="Cache folder to write: meta.json + shard-*.safetensors. An unfinished export there is resumed."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per teacher forward pass."),
+    shard_size: int = typer.Option(512, "--shard-size", help="Clips per shard file (the unit an interrupted export resumes from)."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete cache of another teacher or data set at --out."),
+    fmt: str = _FORMAT_OPT,
+    split: str = _SPLIT_OPT,
+    sample_rate: Optional[int] = _TEACHER_RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    data_seed: int = _DATA_SEED_OPT,
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run the teacher over every clip of DATA and cache its logits and attention-rollout weights for distillation."""
+    from tinykd.teacher.export import ExportConfig, export_cache
+
+    if batch_size < 1 or shard_size < 1:
+        raise TinykdError("--batch-size and --shard-size must be >= 1")
+    cfg = ExportConfig(batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, overwrite=overwrite)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher)
+    result = export_cache(data, teacher, out, cfg, data_cfg, progress=progress, log=console.print)
+    if result.already_complete:
+        return
+    speed = f", {result.clips_per_second:.1f} clips/s" if result.clips_per_second else ""
+    console.print(
+        f"cache written to {out}: {result.n_clips} clips in {result.n_shards} shard(s) "
+        f"({result.shards_written} written, {result.shards_reused} kept from an earlier run{speed})"
+    )
+
+
+@teacher_app.command("evaluate")
+def teacher_evaluate(
+    data: Path = typer.Argument(..., help=_DATA_HELP),
+    teacher: Path = typer.Option(..., "--teacher", help="Teacher folder written by `tinykd teacher train`."),
+    on: str = typer.Option("test", "--on", help="Split to score: train, val or test."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per forward pass."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    fmt: str = _FORMAT_OPT,
+    split: str = _SPLIT_OPT,
+    sample_rate: Optional[int] = _TEACHER_RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    data_seed: int = _DATA_SEED_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Score a teacher on one split of DATA: accuracy, loss and per-class accuracy."""
+    import json as _json
+
+    from tinykd.teacher.evaluate import evaluate_teacher
+
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher)
+    result = evaluate_teacher(data, teacher, data_cfg, on, batch_size=batch_size, device=device, threads=threads)
+    if json_out:
+        console.print_json(_json.dumps(result))
+        return
+    console.print(f"{teacher} on {on} ({split}, {result['n']} clips): accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    console.print("per class: " + ", ".join(f"{k} {v:.2f}" for k, v in result["per_class_accuracy"].items()))
