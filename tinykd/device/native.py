@@ -16,25 +16,12 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from tinykd.emit.project import core_dir, firmware_dir
 from tinykd.errors import TinykdError
 
 CXXFLAGS = ["-std=c++17", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror"]
 
 
-def firmware_dir() -> Path:
-    """The firmware sources: $TINYKD_FIRMWARE, else `firmware/` beside the tinykd package (a checkout)."""
-    env = os.environ.get("TINYKD_FIRMWARE")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / "firmware"
-    if not (root / "tinykd_fw" / "src" / "core" / "tkd_board.h").is_file():
-        raise TinykdError(
-            f"{root}: firmware sources not found (need tinykd_fw/src/core/); run from a tinykd checkout "
-            "or set TINYKD_FIRMWARE to its firmware/ folder"
-        )
-    return root
-
-
-def core_dir() -> Path:
-    return firmware_dir() / "tinykd_fw" / "src" / "core"
 
 
 def core_sources() -> list[Path]:
