@@ -27,6 +27,8 @@ FSDD = Path(os.environ.get("TINYKD_FSDD", REPO.parent / "shared" / "data" / "fsd
 BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "frontend": ("front end: numpy vs Keras vs TFLM, clips/s and parity",
                  ["--clips", "64"], ["--clips", "256"]),
+    "frontend_signal": ("Signal front end: TFLM bytes/arena/us per hop, op counts, twin throughput, FSDD parity",
+                        ["--clips", "64"], ["--clips", "250"]),
     "data": ("data: FSDD scan/load, synthetic set generation", [], []),
     "teacher": ("teacher: export throughput, cached vs online distillation epoch",
                 ["--max-batches", "4", "--repeats", "1"], ["--data", str(FSDD)]),

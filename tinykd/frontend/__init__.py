@@ -3,6 +3,6 @@
 Import `tinykd.frontend.keras_layer` explicitly for the layer (it pulls in TensorFlow).
 """
 
-from tinykd.frontend.spec import DEFAULT_SPEC, FrontEndSpec
+from tinykd.frontend.spec import DEFAULT_SPEC, SIGNAL_FIELDS, SIGNAL_SPEC, FrontEndSpec
 
-__all__ = ["DEFAULT_SPEC", "FrontEndSpec"]
+__all__ = ["DEFAULT_SPEC", "SIGNAL_FIELDS", "SIGNAL_SPEC", "FrontEndSpec"]

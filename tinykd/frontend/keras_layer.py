@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tinykd.errors import TinykdError
 from tinykd.frontend.matrices import dft_kernels, mel_matrix
 from tinykd.frontend.spec import DEFAULT_SPEC, FrontEndSpec
 
@@ -33,6 +34,9 @@ class LogMelFrontEnd(keras.layers.Layer):
             spec = DEFAULT_SPEC
         elif isinstance(spec, dict):
             spec = FrontEndSpec.from_dict(spec)
+        if spec.kind != "logmel":
+            raise TinykdError(f"LogMelFrontEnd takes a kind='logmel' spec, got kind={spec.kind!r} "
+                              "(the Signal front end is tinykd.frontend.signal_keras.SignalFrontEnd)")
         self.spec = spec
 
     def build(self, input_shape):

@@ -46,6 +46,9 @@ def power_spectrum(x: np.ndarray, spec: FrontEndSpec = DEFAULT_SPEC) -> np.ndarr
 
 def logmel(x: np.ndarray, spec: FrontEndSpec = DEFAULT_SPEC) -> np.ndarray:
     """Waveform [n_samples] or [batch, n_samples] -> log-mel [batch, n_frames, n_mels] (float32, dB)."""
+    if spec.kind != "logmel":
+        raise TinykdError(f"logmel takes a kind='logmel' spec, got kind={spec.kind!r} "
+                          "(the Signal front end's reference is tinykd.frontend.signal_numpy.signal_features)")
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 1:
         x = x[None, :]
