@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch is pinned to 2.13.0, the CPU build this machine kind serves; see pyproject.toml.
-	$(BIN)/pip install --quiet -e ".[teacher,dev]"
+	$(BIN)/pip install --quiet -e ".[teacher,speech,dev]"
 	touch $(STAMP)
 
 setup: $(STAMP)
