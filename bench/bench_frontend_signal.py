@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from tinykd.frontend import signal_numpy as sn  # noqa: E402
 from tinykd.frontend.numpy_ref import logmel  # noqa: E402
 from tinykd.frontend.signal_graph import build_signal_frontend, signal_op_names, tflm_signal_features  # noqa: E402
-from tinykd.frontend.signal_tables import kiss_fft_plan, signal_tables  # noqa: E402
+from tinykd.frontend.signal_tables import hop_operation_counts  # noqa: E402
 from tinykd.frontend.spec import DEFAULT_SPEC, SIGNAL_SPEC, FrontEndSpec  # noqa: E402
 
 VENDOR = Path(os.environ.get("TINYKD_VENDOR", REPO.parent / "shared" / "vendor"))
@@ -62,31 +62,6 @@ def arena_of(flatbuffer: bytes) -> int:
     from tinykd.tflite.arena import allocations_report, arena_bytes
 
     return arena_bytes(allocations_report(runtime.Interpreter.from_bytes(flatbuffer, arena_size=ARENA)))
-
-
-def op_counts(spec: FrontEndSpec) -> dict[str, int]:
-    """Integer operations per hop, counted from the kernels' loops (signal/src, kissfft)."""
-    t = signal_tables(spec)
-    plan = kiss_fft_plan(spec.n_fft)
-    ncfft = spec.n_fft // 2
-    butterflies = sum(ncfft // p for p, _ in plan.factors)
-    # per radix-p butterfly: p C_FIXDIV (2 muls each) and p-1 C_MUL (4 muls each); the real split: n/4 x (2 FIXDIV + 1 C_MUL)
-    fft_muls = sum((ncfft // p) * (2 * p + 4 * (p - 1)) for p, _ in plan.factors) + (ncfft // 2) * (2 * 2 + 4)
-    counts = {
-        "window muls": spec.win_length,
-        "FFT butterflies": butterflies,
-        "FFT real muls": fft_muls,
-        "energy muls": 2 * (t.end_index - t.start_index),
-        "filter-bank MACs": 2 * int(t.filter_bank.channel_widths.sum()),
-        "square roots": spec.n_mels,
-        "logs": spec.n_mels,
-    }
-    if spec.noise_reduction:
-        counts["noise-reduction muls"] = 3 * spec.n_mels
-    if spec.pcan:
-        counts["PCAN muls"] = 5 * spec.n_mels
-    counts["total muls"] = sum(v for k, v in counts.items() if "mul" in k or "MAC" in k)
-    return counts
 
 
 def tflm_hop_time(flatbuffer: bytes, hops: np.ndarray) -> tuple[float, float]:
@@ -194,7 +169,7 @@ def main() -> None:
         fb = build_signal_frontend(spec)
         loop, invoke = tflm_hop_time(fb, hops)
         rows.append({"graph": name, "ops": len(signal_op_names(spec)), "bytes": len(fb), "arena": arena_of(fb),
-                     "us_per_hop": 1e6 * loop, "us_per_invoke": 1e6 * invoke, "counts": op_counts(spec)})
+                     "us_per_hop": 1e6 * loop, "us_per_invoke": 1e6 * invoke, "counts": hop_operation_counts(spec)})
     ms = micro_speech_model()
     if ms is not None:
         from tensorflow.lite.python import schema_py_generated as schema

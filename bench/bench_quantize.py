@@ -8,8 +8,12 @@ Each preset is quantized by `tinykd.quantize.quantize_run` (the same code as `ti
 split (index 0-4 of each speaker/digit = test). A preset given with `--run` uses that distilled run folder;
 any other preset is trained here, briefly, with plain cross-entropy (`--epochs`, optionally on a random subset
 of `--train-clips` training clips): enough to measure quantization fidelity, not the students' best accuracy.
-Targets (issue 5): TFLM top-1 agreement with float >= 99 %, accuracy drop <= 0.5 points; flatbuffer
-Wav2Tiny <= 32 KB, Wav2Small <= 128 KB; the *-64k presets' arena <= 64 KB.
+The deployable presets (wav2tiny, wav2small: Signal-op front end, the body int8 on int8 features) and the
+research presets (wav2tiny-paper, wav2small-paper: float log-mel front end inside the model, the "waveform"
+path) are measured side by side: float and int8 accuracy, agreement, deployment bytes (front end + body),
+the shared arena, MACs, TFLM time on this host, and which boards (tinykd.boards) each fits.
+Targets (issues 5, 11): TFLM top-1 agreement with float >= 99 %, accuracy drop <= 0.5 points; flatbuffer
+Wav2Tiny <= 32 KB, Wav2Small <= 128 KB.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ import numpy as np  # noqa: E402
 from tinykd.configio import save_json, to_dict  # noqa: E402
 
 TARGET_FLATBUFFER = {"wav2tiny": 32 * 1024, "wav2small": 128 * 1024}
-TARGET_ARENA_64K = 64 * 1024
 
 
 def train_run(preset: str, fsdd: Path, work: Path, epochs: int, train_clips: int, seed: int) -> Path:
@@ -77,7 +80,7 @@ def xxd_side_by_side(int8_dir: Path) -> dict:
     tflite = int8_dir / "model_int8.tflite"
     blob = tflite.read_bytes()
     ours = (int8_dir / "model_data.cc").read_text()
-    result = {"tflite_bytes": len(blob), "tinykd_decl": next(ln for ln in ours.splitlines() if "_model_data[]" in ln),
+    result = {"tflite_bytes": len(blob), "tinykd_decl": next(ln for ln in ours.splitlines() if "tinykd_model_data[]" in ln),
               "tinykd_bytes_equal": parse_model_array(ours) == blob,
               "tinykd_source_bytes": len(ours.encode())}
     xxd = shutil.which("xxd")
@@ -105,7 +108,7 @@ def xxd_side_by_side(int8_dir: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fsdd", type=Path, default=Path(os.environ.get("TINYKD_FSDD", REPO.parent / "shared" / "data" / "fsdd")))
-    ap.add_argument("--presets", default="wav2tiny,wav2small,wav2tiny-64k,wav2small-64k",
+    ap.add_argument("--presets", default="wav2tiny,wav2small,wav2tiny-paper,wav2small-paper",
                     help="comma-separated presets; PRESET+float-head also quantizes with --float-head")
     ap.add_argument("--run", action="append", default=[], help="PRESET=RUN_DIR: use a distilled run for that preset")
     ap.add_argument("--epochs", type=int, default=3)
@@ -144,29 +147,29 @@ def main() -> int:
         result = quantize_run(run, args.fsdd, work / f"int8_{entry}", cfg)
         rep = result.report
         acc = rep["accuracy"]
-        base = preset.split("-")[0]
+        fe = rep["frontend"]
         row = {
             "preset": entry,
             "run": str(run),
             "trained_here": preset not in runs,
-            "frontend": rep["frontend"]["mode"],
-            "params": rep["model"]["keras_params"],
-            "flatbuffer_bytes": rep["model"]["bytes"],
-            "flatbuffer_target": TARGET_FLATBUFFER.get(base) if not preset.endswith("64k") else None,
+            "kind": rep["kind"],
+            "params": rep["model"]["params"],
+            "flatbuffer_bytes": rep["deployment"]["flatbuffer_bytes"],
+            "frontend_bytes": fe.get("bytes", 0),
+            "flatbuffer_target": TARGET_FLATBUFFER.get(preset.split("-")[0]),
             "arena_measured_bytes": rep["arena"]["measured_bytes"],
             "arena_emitted_bytes": rep["arena"]["bytes"],
-            "arena_target": TARGET_ARENA_64K if preset.endswith("64k") else None,
             "macs": rep["macs"]["total"],
-            "float_macs_share": rep["frontend"]["float_macs_share"],
-            "float_ops": rep["frontend"]["float_ops"],
+            "float_macs_share": fe.get("float_macs_share", 0.0),
+            "float_ops": fe.get("float_ops", []),
             "n_test": acc["n_test"],
             "float_acc": 100 * acc["float_accuracy"],
             "int8_acc": 100 * acc["int8_tflm_accuracy"],
             "drop_points": 100 * acc["drop"],
             "agreement": 100 * acc["agreement_float_tflm"],
             "litert_tflm_agreement": 100 * acc["agreement_litert_tflm"],
-            "tflm_ms": rep["timing"]["tflm_invoke_ms_mean"],
-            "fits": [b for b, v in rep["boards"].items() if v["fits"]],
+            "tflm_ms": rep["timing"]["tflm_invoke_ms_mean"] + rep["timing"].get("frontend_ms_per_window", 0.0),
+            "fits": [b for b, v in rep["boards"].items() if v["fits"] and v.get("builds", True)],
             "seconds": round(time.perf_counter() - t0, 1),
         }
         rows.append(row)
@@ -175,18 +178,18 @@ def main() -> int:
             side = xxd_side_by_side(result.out_dir)
 
     print()
-    head = f"{'preset':<20} {'fe':<5} {'params':>7} {'flatbuf B':>10} {'target':>8} {'arena B':>9} {'64k?':>5} " \
+    head = f"{'preset':<16} {'kind':<8} {'params':>7} {'deploy B':>9} {'target':>6} {'arena B':>8} {'MACs':>10} " \
            f"{'float %':>8} {'int8 %':>7} {'drop':>6} {'agree %':>8} {'TFLM ms':>8}  boards"
     print(head)
     print("-" * len(head))
     for r in rows:
         target = "" if r["flatbuffer_target"] is None else ("ok" if r["flatbuffer_bytes"] <= r["flatbuffer_target"] else "OVER")
-        fits64 = "" if r["arena_target"] is None else ("ok" if r["arena_measured_bytes"] <= r["arena_target"] else "OVER")
-        print(f"{r['preset']:<20} {r['frontend']:<5} {r['params']:>7} {r['flatbuffer_bytes']:>10} {target:>8} "
-              f"{r['arena_measured_bytes']:>9} {fits64:>5} {r['float_acc']:>8.2f} {r['int8_acc']:>7.2f} "
+        print(f"{r['preset']:<16} {r['kind']:<8} {r['params']:>7} {r['flatbuffer_bytes']:>9} {target:>6} "
+              f"{r['arena_measured_bytes']:>8} {r['macs']:>10,} {r['float_acc']:>8.2f} {r['int8_acc']:>7.2f} "
               f"{r['drop_points']:>6.2f} {r['agreement']:>8.2f} {r['tflm_ms']:>8.1f}  {','.join(r['fits']) or '-'}")
-    print("\nTargets: agreement >= 99 %, drop <= 0.5 points; flatbuffer wav2tiny <= 32768 B, wav2small <= 131072 B; "
-          "*-64k arena <= 65536 B. 'trained here' runs: plain CE, few epochs (see --run for distilled runs).")
+    print("\nTargets: agreement >= 99 %, drop <= 0.5 points; deployment (front end + body flatbuffers) wav2tiny <= 32768 B, "
+          "wav2small <= 131072 B. 'trained here' runs: plain CE, few epochs (see --run for distilled runs). TFLM ms: "
+          "one window on this host (front end over the window's frames + body), reference kernels.")
     if side:
         print("\nC array, same .tflite:")
         print(f"  tinykd : {side['tinykd_decl'].strip()}  (const={side.get('tinykd_const')}, "

@@ -157,3 +157,122 @@ def test_emitted_files_compile_strict_and_hold_the_exact_bytes(tmp_path, name, p
     assert f"hash={src.model_hash}" in lines
     assert "in=1,16000 scale=0 zp=0" in lines
     assert f"out={len(NASTY_LABELS)} scale=0.125 zp=-3" in lines
+
+
+# -- byte-identical output for waveform models, and the two-model ("signal") kind ---------------------
+
+def test_waveform_output_is_byte_identical_to_before_the_signal_kind():
+    """Digests of the files tinykd emitted before the signal kind existed (same source, same ops)."""
+    import hashlib
+
+    src = ModelSource(sine_model(), ('a"b', "1st", "naïve", "x"), 16000, TensorSpec("float32", (1, 16000), 0.0, 0),
+                      TensorSpec("int8", (1, 4), 0.125, -3), 60000, 63488)
+    from tinykd.emit.c_model import render_header, render_source
+
+    assert hashlib.sha256((render_header(src) + render_source(src)).encode()).hexdigest() == \
+        "b175821102aefbc82492aec17136ce49d49ba094464c3f6b7008ef35b6e0fe6e"
+    ops = render_model_ops_h(["CONV_2D", "LOG", "CONV_2D", "BATCH_MATMUL", "QUANTIZE"])
+    assert hashlib.sha256(ops.encode()).hexdigest() == "db92a4c6b53c16dcd07bdcd98270860322d077dc01cd2b35385881043ba83a3a"
+
+
+def test_signal_custom_ops_map_to_their_resolver_methods():
+    ops = ["CUSTOM:SignalWindow", "SignalRfft", "SignalFftAutoScale", "SignalEnergy", "SignalFilterBank",
+           "SignalFilterBankSquareRoot", "SignalFilterBankSpectralSubtraction", "SignalPCAN", "SignalFilterBankLog",
+           "RESHAPE", "SignalWindow"]
+    assert resolver_methods(ops) == ["AddReshape", "AddEnergy", "AddFftAutoScale", "AddFilterBank", "AddFilterBankLog",
+                                     "AddFilterBankSpectralSubtraction", "AddFilterBankSquareRoot", "AddPCAN",
+                                     "AddRfft", "AddWindow"]
+    text = render_model_ops_h(ops)
+    assert "constexpr int kTinykdNumOps = 10;" in text and "CUSTOM:" not in text
+    with pytest.raises(TinykdError, match="SignalTeleport"):
+        resolver_methods(["CUSTOM:SignalTeleport"])
+
+
+def test_signal_custom_op_names_exist_in_the_vendored_resolver():
+    """Every Signal method tinykd emits is an Add method of the pinned TFLM's resolver, registering the
+    custom name tinykd maps to it."""
+    import re
+
+    from test_qemu_helpers import require_vendor
+    from tinykd.emit.op_resolver import TFLM_CUSTOM_ADD_METHODS
+
+    require_vendor()
+    from tinykd.device.qemu.tree import resolve_tree
+
+    header = (resolve_tree(None, "reference").root / "tensorflow/lite/micro/micro_mutable_op_resolver.h").read_text()
+    for custom, method in TFLM_CUSTOM_ADD_METHODS.items():
+        m = re.search(rf"TfLiteStatus {method}\(.*?\n  }}", header, re.S)
+        assert m and f'"{custom}"' in m.group(0), (custom, method)
+
+
+def _signal_source(frontend: bytes, body: bytes, **kw):
+    from tinykd.emit.c_model import SignalModelSource
+
+    args = dict(frontend=frontend, body=body, labels=("silence", "unknown", 'ye"s', "no"), sample_rate=16000,
+                clip_samples=16000, hop_samples=320, frontend_input=TensorSpec("int16", (1, 480), 0.0, 0),
+                frontend_output=TensorSpec("int8", (40,), 0.0, 0), input=TensorSpec("int8", (1, 49, 40, 1), 1.0, 0),
+                output=TensorSpec("int8", (1, 4), 0.00390625, -128), frontend_arena_measured_bytes=10000,
+                body_arena_measured_bytes=7000, arena_measured_bytes=17000, arena_bytes=21264)
+    args.update(kw)
+    return SignalModelSource(**args)
+
+
+SIGNAL_DUMP_MAIN = r"""
+#include <cstdio>
+#include "model_data.h"
+static_assert(TINYKD_MODEL_KIND_SIGNAL == 1, "kind");
+static_assert(TINYKD_FEATURE_FRAMES * TINYKD_FEATURE_BINS == 1960, "frames x bins");
+static_assert(TINYKD_FRONTEND_WINDOW_SAMPLES + (TINYKD_FEATURE_FRAMES - 1) * TINYKD_FRONTEND_HOP_SAMPLES <= TINYKD_INPUT_SAMPLES, "clip");
+int main() {
+  FILE* f = std::fopen("fe.bin", "wb");
+  std::fwrite(tinykd_frontend_model_data, 1, tinykd_frontend_model_data_len, f);
+  std::fclose(f);
+  f = std::fopen("body.bin", "wb");
+  std::fwrite(tinykd_model_data, 1, tinykd_model_data_len, f);
+  std::fclose(f);
+  std::printf("%s %d %d %d %d %d %g %d %d\n", tinykd_model_hash, TINYKD_INPUT_SAMPLES, TINYKD_FRONTEND_WINDOW_SAMPLES,
+              TINYKD_FRONTEND_HOP_SAMPLES, TINYKD_FEATURE_FRAMES, TINYKD_FEATURE_BINS, (double)tinykd_output_scale,
+              (int)tinykd_output_zero_point, (int)((uintptr_t)tinykd_frontend_model_data % 16));
+#if defined(TINYKD_FRONTEND_INPUT_TYPE_INT16) && defined(TINYKD_FRONTEND_OUTPUT_TYPE_INT8) && defined(TINYKD_INPUT_TYPE_INT8)
+  return 0;
+#else
+  return 1;
+#endif
+}
+"""
+
+
+@pytest.mark.skipif(GXX is None, reason="g++ not installed")
+def test_signal_model_emits_both_arrays_and_the_framing_macros(tmp_path):
+    import hashlib
+
+    fe, body = sine_model(), sine_model()[::-1] + b"\x01"
+    src = _signal_source(fe, body)
+    assert src.feature_frames == 49 and src.window_samples == 480 and src.feature_bins == 40
+    assert src.model_hash == hashlib.sha256(fe + body).hexdigest()[:16]
+    write_c_sources(src, ["CUSTOM:SignalWindow", "DEPTHWISE_CONV_2D", "SignalRfft"], tmp_path)
+    text = (tmp_path / "model_data.cc").read_text()
+    assert parse_model_array(text) == body and parse_model_array(text, "tinykd_frontend") == fe
+    assert parse_labels(text) == ["silence", "unknown", 'ye"s', "no"]
+    assert "tensorflow" not in (tmp_path / "model_data.h").read_text()
+    (tmp_path / "main.cc").write_text(SIGNAL_DUMP_MAIN)
+    flags = ["-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+    subprocess.run([GXX, *flags, "main.cc", "model_data.cc", "-o", "dump"], cwd=tmp_path, check=True)
+    out = subprocess.run([str(tmp_path / "dump")], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0
+    assert out.stdout.split() == [src.model_hash, "16000", "480", "320", "49", "40", "0.00390625", "-128", "0"]
+    assert (tmp_path / "fe.bin").read_bytes() == fe and (tmp_path / "body.bin").read_bytes() == body
+    ops = (tmp_path / "model_ops.h").read_text()
+    assert "r.AddWindow()" in ops and "r.AddRfft()" in ops and "r.AddDepthwiseConv2D()" in ops
+
+
+def test_signal_model_that_does_not_fit_together_is_refused_in_one_line():
+    from tinykd.emit.c_model import render_header
+
+    with pytest.raises(TinykdError, match=r"1960 elements but 50 frames x 40 bins") as err:
+        render_header(_signal_source(b"x", b"y", clip_samples=16320, input=TensorSpec("int8", (1, 1960), 0.1, -128)))
+    assert "\n" not in str(err.value)
+    with pytest.raises(TinykdError, match="int16"):
+        render_header(_signal_source(b"x", b"y", frontend_input=TensorSpec("float32", (1, 480), 0.0, 0)))
+    with pytest.raises(TinykdError, match="labels"):
+        render_header(_signal_source(b"x", b"y", output=TensorSpec("int8", (1, 5), 0.1, 0)))

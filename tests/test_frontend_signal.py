@@ -29,7 +29,6 @@ import scipy.signal
 from tinykd.errors import TinykdError
 from tinykd.frontend import signal_numpy as sn
 from tinykd.frontend.signal_graph import (
-    SIGNAL_RESOLVER_METHODS,
     build_signal_frontend,
     signal_op_names,
     tflm_signal_features,
@@ -42,6 +41,7 @@ from tinykd.frontend.signal_tables import (
     spectral_subtraction_options,
 )
 from tinykd.frontend.spec import DEFAULT_SPEC, SIGNAL_FIELDS, SIGNAL_SPEC, FrontEndSpec
+from tinykd.tflite.ops import TFLM_ADD_METHODS, TFLM_CUSTOM_ADD_METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 VENDOR = Path(os.environ.get("TINYKD_VENDOR", REPO.parent / "shared" / "vendor"))
@@ -240,11 +240,16 @@ def test_signal_spec_rejects_bad_values_in_one_line(change, field):
 
 
 def test_logmel_specs_keep_their_dicts_and_ignore_signal_fields():
-    # Every preset's stored front end round-trips to the identical dict (so the same fingerprint).
+    # Every preset's stored front end round-trips to the identical dict (so the same fingerprint); the
+    # research presets keep the float log-mel, the deployable ones the Signal front end.
+    kinds = {}
     for path in sorted((REPO / "models").glob("*.json")):
         stored = json.loads(path.read_text())["frontend"]
         spec = FrontEndSpec.from_dict(stored)
-        assert spec.kind == "logmel" and spec.to_dict() == stored, path.name
+        kinds[path.stem] = spec.kind
+        assert spec.to_dict() == stored, path.name
+    assert kinds["wav2tiny-paper"] == kinds["wav2small-paper"] == "logmel"
+    assert kinds["wav2tiny"] == kinds["wav2small"] == "signal"
     assert not set(SIGNAL_FIELDS) & set(DEFAULT_SPEC.to_dict())
     old_style = {k: v for k, v in DEFAULT_SPEC.to_dict().items()}
     assert FrontEndSpec.from_dict(old_style) == DEFAULT_SPEC
@@ -269,7 +274,7 @@ def test_graph_ops_options_and_io(name):
     assert fb[4:8] == b"TFL3"
     ops = op_list(fb)
     assert [o[0] for o in ops] == signal_op_names(spec)
-    assert set(signal_op_names(spec)) <= set(SIGNAL_RESOLVER_METHODS)
+    assert set(signal_op_names(spec)) <= set(TFLM_CUSTOM_ADD_METHODS) | {"QUANTIZE"}
     t = signal_tables(spec)
     opts = {o[0]: o[1] for o in ops}
     assert opts["SignalWindow"] == {"shift": spec.window_bits}
@@ -345,7 +350,7 @@ def test_resolver_methods_exist_in_tflm():
         pytest.skip(f"vendored TFLM tree not found at {TFLM_REF} (set TINYKD_VENDOR)")
     with tarfile.open(TFLM_REF) as tar:
         header = tar.extractfile("tflm-90b983c2-reference/tensorflow/lite/micro/micro_mutable_op_resolver.h").read().decode()
-    for name, method in SIGNAL_RESOLVER_METHODS.items():
+    for name, method in {**TFLM_CUSTOM_ADD_METHODS, "QUANTIZE": TFLM_ADD_METHODS["QUANTIZE"]}.items():
         match = re.search(rf"TfLiteStatus {method}\(.*?\n  }}", header, re.S)
         assert match, method
         registered = f'"{name}"' if name.startswith("Signal") else f"BuiltinOperator_{name}"

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from tinykd.cli import main
-from tinykd.students import describe, preset_names
+from tinykd.students import describe, load_student_config, preset_names
 
-PRESETS = ["wav2small", "wav2tiny", "wav2small-64k", "wav2tiny-64k"]
+PRESETS = ["wav2small", "wav2tiny", "wav2small-paper", "wav2tiny-paper"]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -40,7 +40,8 @@ def test_models_json_and_layers(capsys, monkeypatch):
     assert [r["name"] for r in rows] == ["wav2tiny", "wav2small"]
     assert all(r["n_classes"] == 7 for r in rows)
     assert rows[1]["params"] == describe("wav2small", n_classes=7)["params"]
-    assert rows[1]["params"] - describe("wav2small", n_classes=10)["params"] == -3 * (13 * 32 + 32 * 32 + 1)
+    # three classes fewer: the classifier on the pooled map (10 freq x 40 channels) + Gram (40 x 40), plus bias
+    assert rows[1]["params"] - describe("wav2small", n_classes=10)["params"] == -3 * (10 * 40 + 40 * 40 + 1)
 
 
 def test_models_reads_another_preset_folder(tmp_path, capsys, monkeypatch):
@@ -57,7 +58,7 @@ def test_models_reads_another_preset_folder(tmp_path, capsys, monkeypatch):
     [
         (("models", "wav2huge"), "unknown student preset 'wav2huge'"),
         (("models", "--dir", "/nonexistent/presets"), "not a folder"),
-        (("models", "--clip-seconds", "0.001", "wav2tiny-64k"), "shorter than one front-end window"),
+        (("models", "--clip-seconds", "0.001", "wav2tiny"), "shorter than one front-end window"),
     ],
 )
 def test_models_bad_input_is_one_line(capsys, args, words):
@@ -67,8 +68,8 @@ def test_models_bad_input_is_one_line(capsys, args, words):
 
 
 def test_mac_counts_by_hand():
-    """wav2tiny on 1 s at 16 kHz: 499 frames x 26 mels; pool after block 3 -> 250 x 13; 15 channels."""
-    info = describe("wav2tiny", clip_seconds=1.0, n_classes=10)
+    """wav2tiny-paper on 1 s at 16 kHz: 499 frames x 26 mels; pool after block 3 -> 250 x 13; 15 channels."""
+    info = describe("wav2tiny-paper", clip_seconds=1.0, n_classes=10)
     conv = 499 * 26 * 15 * 9 * 1 + 2 * (499 * 26 * 15 * 9 * 15) + 4 * (250 * 13 * 15 * 9 * 15)
     mean = 250 * 13 * 15
     dense = 13 * 15 * 10
@@ -78,14 +79,31 @@ def test_mac_counts_by_hand():
     front = 2 * 16000 + 499 * 64 * 66 + 499 * 66 + 499 * 33 * 26 + 499 * 26
     assert info["macs_per_second"]["frontend"] == front
     # per second of audio: a 2 s clip has twice the MACs, the same rate
-    two = describe("wav2tiny", clip_seconds=2.0)["macs_per_second"]["body"]
+    two = describe("wav2tiny-paper", clip_seconds=2.0)["macs_per_second"]["body"]
     assert abs(two - info["macs_per_second"]["body"]) / two < 0.01
+
+
+def test_mac_counts_by_hand_signal_front_end():
+    """wav2tiny (Signal front end) on 1 s at 16 kHz: 49 frames x 40 bins, pools after blocks 1 and 2."""
+    from tinykd.frontend.signal_tables import hop_operation_counts
+
+    info = describe("wav2tiny", clip_seconds=1.0, n_classes=10)
+    t, f = 49, 40
+    conv = t * f * 6 * 9 * 1  # block 1: 1 -> 6 channels at full resolution
+    t, f = 25, 20
+    conv += t * f * 15 * 9 * 6  # block 2: 6 -> 15
+    t, f = 13, 10
+    conv += 5 * (t * f * 15 * 9 * 15)  # blocks 3-7: 15 -> 15
+    assert info["macs_per_second"]["body"] == conv + t * f * 15 + f * 15 * 10  # + mean over time + dense
+    # the front end: the Signal graph's multiplies per hop (window, FFT, energy, filter bank), 49 hops
+    assert info["macs_per_second"]["frontend"] == 49 * hop_operation_counts(load_student_config("wav2tiny").spec())["total muls"]
 
 
 @pytest.mark.slow
 def test_models_measure_reports_the_tflm_arena(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
-    code, out, _ = run(capsys, "models", "wav2tiny-64k", "--measure", "--json")
+    code, out, _ = run(capsys, "models", "wav2tiny", "--measure", "--json")
     assert code == 0
     row = json.loads(out)[0]
-    assert 0 < row["arena_bytes"] <= 65_536 and row["flatbuffer_bytes"] > 0
+    assert 0 < row["arena_bytes"] <= 28 * 1024 and 0 < row["flatbuffer_bytes"] <= 32 * 1024
+    assert row["arena_bytes"] < row["frontend_arena_bytes"] + row["body_arena_bytes"]

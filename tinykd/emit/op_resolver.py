@@ -2,115 +2,32 @@
 
 Registering only the model's ops keeps every other TFLM kernel out of the firmware image (AllOpsResolver
 links all of them). The method names come from `tensorflow/lite/micro/micro_mutable_op_resolver.h`.
+A two-model ("signal") deployment registers the union of both graphs' ops in one resolver; TFLM's Signal
+library ops are custom ops (custom code "SignalWindow", ...; `tinykd.tflite.graph` spells them
+"CUSTOM:SignalWindow"; both spellings are accepted).
 """
 
 from __future__ import annotations
 
 from tinykd.errors import TinykdError
+from tinykd.tflite.ops import TFLM_ADD_METHODS, TFLM_CUSTOM_ADD_METHODS
 
-# TFLite builtin op name -> MicroMutableOpResolver method (TFLM's spelling is not a mechanical CamelCase:
-# BATCH_MATMUL -> AddBatchMatMul, CUMSUM -> AddCumSum, PADV2 -> AddPadV2).
-TFLM_ADD_METHODS: dict[str, str] = {
-    "ABS": "AddAbs",
-    "ADD": "AddAdd",
-    "ADD_N": "AddAddN",
-    "ARG_MAX": "AddArgMax",
-    "ARG_MIN": "AddArgMin",
-    "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "BATCH_MATMUL": "AddBatchMatMul",
-    "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
-    "BROADCAST_ARGS": "AddBroadcastArgs",
-    "BROADCAST_TO": "AddBroadcastTo",
-    "CAST": "AddCast",
-    "CEIL": "AddCeil",
-    "CONCATENATION": "AddConcatenation",
-    "CONV_2D": "AddConv2D",
-    "COS": "AddCos",
-    "CUMSUM": "AddCumSum",
-    "DEPTH_TO_SPACE": "AddDepthToSpace",
-    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "DEQUANTIZE": "AddDequantize",
-    "DIV": "AddDiv",
-    "ELU": "AddElu",
-    "EQUAL": "AddEqual",
-    "EXP": "AddExp",
-    "EXPAND_DIMS": "AddExpandDims",
-    "FILL": "AddFill",
-    "FLOOR": "AddFloor",
-    "FLOOR_DIV": "AddFloorDiv",
-    "FLOOR_MOD": "AddFloorMod",
-    "FULLY_CONNECTED": "AddFullyConnected",
-    "GATHER": "AddGather",
-    "GATHER_ND": "AddGatherNd",
-    "GREATER": "AddGreater",
-    "GREATER_EQUAL": "AddGreaterEqual",
-    "HARD_SWISH": "AddHardSwish",
-    "L2_NORMALIZATION": "AddL2Normalization",
-    "L2_POOL_2D": "AddL2Pool2D",
-    "LEAKY_RELU": "AddLeakyRelu",
-    "LESS": "AddLess",
-    "LESS_EQUAL": "AddLessEqual",
-    "LOG": "AddLog",
-    "LOG_SOFTMAX": "AddLogSoftmax",
-    "LOGICAL_AND": "AddLogicalAnd",
-    "LOGICAL_NOT": "AddLogicalNot",
-    "LOGICAL_OR": "AddLogicalOr",
-    "LOGISTIC": "AddLogistic",
-    "MAX_POOL_2D": "AddMaxPool2D",
-    "MAXIMUM": "AddMaximum",
-    "MEAN": "AddMean",
-    "MINIMUM": "AddMinimum",
-    "MIRROR_PAD": "AddMirrorPad",
-    "MUL": "AddMul",
-    "NEG": "AddNeg",
-    "NOT_EQUAL": "AddNotEqual",
-    "PACK": "AddPack",
-    "PAD": "AddPad",
-    "PADV2": "AddPadV2",
-    "PRELU": "AddPrelu",
-    "QUANTIZE": "AddQuantize",
-    "REDUCE_MAX": "AddReduceMax",
-    "REDUCE_MIN": "AddReduceMin",
-    "RELU": "AddRelu",
-    "RELU6": "AddRelu6",
-    "RESHAPE": "AddReshape",
-    "RESIZE_BILINEAR": "AddResizeBilinear",
-    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor",
-    "REVERSE_V2": "AddReverseV2",
-    "ROUND": "AddRound",
-    "RSQRT": "AddRsqrt",
-    "SELECT_V2": "AddSelectV2",
-    "SHAPE": "AddShape",
-    "SIN": "AddSin",
-    "SLICE": "AddSlice",
-    "SOFTMAX": "AddSoftmax",
-    "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
-    "SPACE_TO_DEPTH": "AddSpaceToDepth",
-    "SPLIT": "AddSplit",
-    "SPLIT_V": "AddSplitV",
-    "SQRT": "AddSqrt",
-    "SQUARE": "AddSquare",
-    "SQUARED_DIFFERENCE": "AddSquaredDifference",
-    "SQUEEZE": "AddSqueeze",
-    "STRIDED_SLICE": "AddStridedSlice",
-    "SUB": "AddSub",
-    "SUM": "AddSum",
-    "SVDF": "AddSvdf",
-    "TANH": "AddTanh",
-    "TRANSPOSE": "AddTranspose",
-    "TRANSPOSE_CONV": "AddTransposeConv",
-    "UNPACK": "AddUnpack",
-    "ZEROS_LIKE": "AddZerosLike",
-}
+_CUSTOM_PREFIX = "CUSTOM:"
+
+
+def _canonical(op: str) -> str:
+    """"CUSTOM:SignalWindow" (tinykd.tflite.graph's spelling) -> "SignalWindow"; builtin names unchanged."""
+    return op[len(_CUSTOM_PREFIX):] if op.startswith(_CUSTOM_PREFIX) else op
 
 
 def resolver_methods(op_names: list[str] | tuple[str, ...]) -> list[str]:
     """Distinct ops of a model (any order, repeats allowed) -> their Add* methods, sorted by op name."""
     methods = []
-    for op in sorted(set(op_names)):
-        if op not in TFLM_ADD_METHODS:
+    for op in sorted({_canonical(o) for o in op_names}):
+        method = TFLM_ADD_METHODS.get(op) or TFLM_CUSTOM_ADD_METHODS.get(op)
+        if method is None:
             raise TinykdError(f"op {op} has no MicroMutableOpResolver registration in TFLite Micro; the model cannot run there")
-        methods.append(TFLM_ADD_METHODS[op])
+        methods.append(method)
     return methods
 
 
@@ -119,7 +36,7 @@ def render_model_ops_h(op_names: list[str] | tuple[str, ...], prefix: str = "tin
     methods = resolver_methods(op_names)
     guard = f"{prefix.upper()}_MODEL_OPS_H_"
     camel = "".join(part.capitalize() for part in prefix.split("_"))
-    ops = sorted(set(op_names))
+    ops = sorted({_canonical(o) for o in op_names})
     lines = [
         "// Generated by tinykd: registers exactly the ops of the model in model_data.cc. Do not edit.",
         f"// Ops: {', '.join(ops)}",
@@ -136,3 +53,26 @@ def render_model_ops_h(op_names: list[str] | tuple[str, ...], prefix: str = "tin
         lines.append(f"  if (r.{method}() != kTfLiteOk) return kTfLiteError;")
     lines += ["  return kTfLiteOk;", "}", "", f"#endif  // {guard}", ""]
     return "\n".join(lines)
+
+
+def flatbuffer_op_names(flatbuffer: bytes) -> list[str]:
+    """The op of every operator of a .tflite's main subgraph (builtin names, custom codes for custom ops).
+
+    Read with the schema that ships with tflite-micro, so no interpreter (and no kernel) is needed."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(bytearray(flatbuffer), 0)
+    if model.SubgraphsLength() == 0:
+        raise TinykdError("model has no subgraph")
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
+    codes = []
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
+        name = names.get(builtin, f"BUILTIN_{builtin}")
+        if name == "CUSTOM":
+            custom = code.CustomCode()
+            name = custom.decode() if isinstance(custom, bytes) else str(custom)
+        codes.append(name)
+    sub = model.Subgraphs(0)
+    return [codes[sub.Operators(i).OpcodeIndex()] for i in range(sub.OperatorsLength())]

@@ -37,22 +37,6 @@ from tinykd.errors import TinykdError
 from tinykd.frontend.signal_tables import SignalTables, signal_tables
 from tinykd.frontend.spec import FrontEndSpec
 
-# Custom op name (as MicroMutableOpResolver registers it) -> the resolver method that adds it, checked
-# against tensorflow/lite/micro/micro_mutable_op_resolver.h of tflite-micro 90b983c2 and esp-tflite-micro 1.4.0
-# (the vendored trees; the field notes report the Signal methods in esp-tflite-micro from 1.2.0). QUANTIZE is
-# the one builtin op.
-SIGNAL_RESOLVER_METHODS: dict[str, str] = {
-    "SignalWindow": "AddWindow",
-    "SignalFftAutoScale": "AddFftAutoScale",
-    "SignalRfft": "AddRfft",
-    "SignalEnergy": "AddEnergy",
-    "SignalFilterBank": "AddFilterBank",
-    "SignalFilterBankSquareRoot": "AddFilterBankSquareRoot",
-    "SignalFilterBankSpectralSubtraction": "AddFilterBankSpectralSubtraction",
-    "SignalPCAN": "AddPCAN",
-    "SignalFilterBankLog": "AddFilterBankLog",
-    "QUANTIZE": "AddQuantize",
-}
 
 BUFFER_ALIGNMENT = 16  # constant data aligned as TFLite's converter aligns it (force_align: 16)
 
@@ -270,4 +254,4 @@ def tflm_signal_features(x, spec: FrontEndSpec, flatbuffer: bytes | None = None,
     return out
 
 
-__all__ = ["SIGNAL_RESOLVER_METHODS", "build_signal_frontend", "signal_op_names", "tflm_signal_features"]
+__all__ = ["build_signal_frontend", "signal_op_names", "tflm_signal_features"]

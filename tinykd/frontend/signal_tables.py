@@ -457,3 +457,29 @@ __all__ = [
     "FilterBankTables", "KissFftPlan", "LOG_LUT", "capped_window", "kiss_fft_plan", "SignalTables", "filter_bank_tables", "fft_bits", "freq_to_mel", "hann_window_weights",
     "log_correction_bits", "pcan_gain_lut", "pcan_snr_shift", "signal_tables", "spectral_subtraction_options",
 ]
+
+
+def hop_operation_counts(spec: FrontEndSpec) -> dict[str, int]:
+    """Integer operations of one hop of the Signal graph, counted from the kernels' loops (signal/src, kissfft):
+    the figure `tinykd models`, the quantizer's report and the benches quote for the front end's cost."""
+    t = signal_tables(spec)
+    plan = kiss_fft_plan(spec.n_fft)
+    ncfft = spec.n_fft // 2
+    butterflies = sum(ncfft // p for p, _ in plan.factors)
+    # per radix-p butterfly: p C_FIXDIV (2 muls each) and p-1 C_MUL (4 muls each); the real split: n/4 x (2 FIXDIV + 1 C_MUL)
+    fft_muls = sum((ncfft // p) * (2 * p + 4 * (p - 1)) for p, _ in plan.factors) + (ncfft // 2) * (2 * 2 + 4)
+    counts = {
+        "window muls": spec.win_length,
+        "FFT butterflies": butterflies,
+        "FFT real muls": fft_muls,
+        "energy muls": 2 * (t.end_index - t.start_index),
+        "filter-bank MACs": 2 * int(t.filter_bank.channel_widths.sum()),
+        "square roots": spec.n_mels,
+        "logs": spec.n_mels,
+    }
+    if spec.noise_reduction:
+        counts["noise-reduction muls"] = 3 * spec.n_mels
+    if spec.pcan:
+        counts["PCAN muls"] = 5 * spec.n_mels
+    counts["total muls"] = sum(v for k, v in counts.items() if "mul" in k or "MAC" in k)
+    return counts

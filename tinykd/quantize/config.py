@@ -6,14 +6,12 @@ from dataclasses import dataclass
 
 from tinykd.errors import TinykdError
 
-FRONTEND_CHOICES = ("auto", "float", "int8")
-
-
 @dataclass
 class QuantizeConfig:
     representative_size: int = 200  # training clips used to calibrate activation ranges
-    frontend: str = "auto"  # auto (the student preset's frontend_int8 hint) | float | int8
-    frontend_weights: str = "auto"  # int8: float matrices stored int8 + DEQUANTIZE (4x less flash) | float | auto
+    # logmel (research) students only: their float front end's matrices stored int8 + DEQUANTIZE (4x less
+    # flash) | float | auto
+    frontend_weights: str = "auto"
     float_head: bool = False  # keep the pooling head and classifier float (their matrices stored int8)
     arena_margin: float = 0.10  # emitted arena = measured * (1 + margin), rounded up to 1 KiB
     max_test_clips: int = 0  # 0 = the whole test split
@@ -24,8 +22,6 @@ class QuantizeConfig:
     def validate(self) -> None:
         if int(self.representative_size) < 1:
             raise TinykdError(f"--representative-size must be >= 1, got {self.representative_size}")
-        if self.frontend not in FRONTEND_CHOICES:
-            raise TinykdError(f"--frontend must be one of {', '.join(FRONTEND_CHOICES)}, got {self.frontend!r}")
         if self.frontend_weights not in ("auto", "int8", "float"):
             raise TinykdError(f"--frontend-weights must be auto, int8 or float, got {self.frontend_weights!r}")
         if not (0.0 <= self.arena_margin <= 4.0):

@@ -19,7 +19,9 @@ from pathlib import Path
 from tinykd.artifacts import Int8Dir, write_marker
 from tinykd.boards import BOARDS, check_fit, get_board
 from tinykd.configio import atomic_write_bytes, atomic_write_text, save_json
-from tinykd.emit.write import model_source_from_report, write_c_sources
+from tinykd.emit.project import (FIRMWARE_MAX_LABELS, check_labels_fit_firmware, firmware_buffer_bytes, op_support,
+                                 what_would_fit)
+from tinykd.emit.write import model_source_from_report, report_op_names, write_c_sources
 from tinykd.errors import TinykdError
 from tinykd.quantize.config import QuantizeConfig
 from tinykd.quantize.report import build_report, render_report_md
@@ -40,30 +42,37 @@ def arena_with_margin(measured: int, margin: float) -> int:
     return int(math.ceil(measured * (1.0 + margin) / 1024.0) * 1024)
 
 
-def quality_warnings(metrics: dict, frontend: str, float_head: bool) -> list[str]:
+def quality_warnings(metrics: dict, kind: str, float_head: bool) -> list[str]:
     if metrics["agreement_float_tflm"] >= MIN_AGREEMENT and metrics["drop"] <= MAX_DROP:
         return []
-    if frontend == "int8":
-        hint = "; the int8 front end feeds the network an 8-bit waveform: --frontend float keeps it float (larger arena)"
-    elif not float_head:
-        hint = "; --float-head keeps the pooling head and classifier float (larger arena)"
-    else:
-        hint = ""
+    hint = "" if float_head else "; --float-head keeps the pooling head and classifier float (larger arena)"
     return [f"int8 model (TFLM) agrees with the float model on {100 * metrics['agreement_float_tflm']:.1f} % of "
             f"{metrics['n_test']} test clips and loses {100 * metrics['drop']:.2f} accuracy points "
             f"(targets >= {100 * MIN_AGREEMENT:g} %, <= {100 * MAX_DROP:g}){hint}"]
 
 
-def board_fits(model_bytes: int, arena_bytes: int, board: str) -> tuple[dict, list[str]]:
-    """Every board's verdict, and a warning when the model fits none; a refusal when it misses `board`."""
-    fits = {name: check_fit(name, model_bytes, arena_bytes) for name in BOARDS}
+def board_fits(model_bytes: int, arena_bytes: int, buffer_bytes: int, board: str) -> tuple[dict, list[str]]:
+    """Every board's verdict, and a warning naming what would fit when the model fits no real board; a refusal
+    when it misses `board`."""
+    fits = {name: check_fit(name, model_bytes, arena_bytes, buffer_bytes) for name in BOARDS}
     warnings = []
-    if not any(fit.fits for fit in fits.values()):
-        warnings.append(f"model ({model_bytes} B) + arena ({arena_bytes} B) fits no board in tinykd/boards.py ("
-                        + "; ".join(f"{name}: {fit.problems[0]}" for name, fit in fits.items()) + ")")
+    if not any(fit.fits for name, fit in fits.items() if not BOARDS[name].emulated):
+        warnings.append(f"model ({model_bytes} B) + arena ({arena_bytes} B) fits no board: "
+                        + "; ".join(f"{name}: {fit.problems[0]}" for name, fit in fits.items())
+                        + f"; {what_would_fit(model_bytes, arena_bytes, buffer_bytes)}")
     if board and not fits[board].fits:
-        raise TinykdError(f"model does not fit --board {board}: {'; '.join(fits[board].problems)}")
+        raise TinykdError(f"model does not fit --board {board}: {'; '.join(fits[board].problems)}; "
+                          f"{what_would_fit(model_bytes, arena_bytes, buffer_bytes)}")
     return fits, warnings
+
+
+def board_op_warnings(support: dict, fits: dict, board: str) -> list[str]:
+    """A warning for every real board the model fits but whose TFLM lacks one of its ops (or needs a newer one);
+    a refusal when that board is `board`."""
+    if board and not support[board].builds:
+        raise TinykdError(f"model cannot build for --board {board}: {support[board].line()}")
+    return [support[name].line() for name in support
+            if support[name].line() and fits[name].fits and not BOARDS[name].emulated]
 
 
 def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
@@ -72,12 +81,12 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
 
     `data` defaults to the data set the run was trained on (`dataset.root` in RUN/config.json)."""
     from tinykd.emit.op_resolver import resolver_methods
+    from tinykd.frontend.signal_graph import signal_op_names
     from tinykd.quantize.metrics import compare
     from tinykd.quantize.proof import prove
     from tinykd.quantize.sets import load_sets
     from tinykd.quantize.source import load_source
-    from tinykd.tflite.compress import store_float_weights
-    from tinykd.tflite.convert import quantize_int8, strip_names
+    from tinykd.tflite.convert import convert_student
     from tinykd.tflite.graph import read_graph
 
     config = config or QuantizeConfig()
@@ -89,7 +98,6 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
     if data_root is None:
         raise TinykdError(f"{source.run.path}: config.json does not say which data set the run used; give --data")
     data = Path(data_root)
-    frontend = config.frontend if config.frontend != "auto" else ("int8" if source.frontend_int8_hint else "float")
     data_config = source.data_config()
 
     with _progress(show_progress) as bar:
@@ -101,33 +109,49 @@ def quantize_run(run: str | os.PathLike, data: str | os.PathLike | None = None, 
 
         sets = load_sets(data, data_config, source.labels, config.representative_size, config.max_test_clips,
                          config.seed)
-        step(f"quantizing ({frontend} front end, {len(sets.representative)} calibration clips)")
-        named = quantize_int8(source.model, sets.representative, frontend=frontend, float_head=config.float_head)
-        named, compressed, weights_note = store_float_weights(named, config.frontend_weights)
-        graph = read_graph(named)  # the report names tensors from the named model ...
-        flatbuffer = strip_names(named)  # ... and the device gets it without the strings
-        proof = prove(flatbuffer, graph, source.model, sets.x_test, step,
+        step(f"converting ({source.kind}, {len(sets.representative)} calibration clips)")
+        conversion = convert_student(source.model, sets.representative, float_head=config.float_head,
+                                     frontend_weights=config.frontend_weights)
+        graph = read_graph(conversion.named)  # the report names tensors from the named model ...
+        proof = prove(conversion, graph, source.model, sets.x_test, step,
                       (lambda d, n: bar.update(task, completed=d)) if bar else None)
-        resolver_methods(graph.op_names())  # every op must have a MicroMutableOpResolver registration
+        ops = graph.op_names() + (signal_op_names(source.spec) if conversion.frontend else [])
+        resolver_methods(ops)  # every op must have a MicroMutableOpResolver registration
 
     metrics = compare(source.labels, sets.y_test, proof.float_scores, proof.tflm_scores, proof.litert_scores)
     warnings = [f"{sets.silent_skipped} silent training clip(s) left out of the representative set"] if sets.silent_skipped else []
-    warnings += quality_warnings(metrics, frontend, config.float_head)
+    warnings += quality_warnings(metrics, conversion.kind, config.float_head)
+    if proof.feature_mismatches:
+        warnings.append(f"{proof.feature_mismatches} front-end feature(s) in TFLM differ from the Keras twin's; the "
+                        "float accuracy is not the device's")
     if not proof.tflm.exact_arena_ok:
-        warnings.append(f"a fresh TFLM interpreter with exactly the measured {proof.tflm.arena_bytes} B arena failed; "
-                        f"keep the margin (--arena-margin) or more")
+        warnings.append("a fresh TFLM interpreter with exactly the measured arena failed; keep the margin "
+                        "(--arena-margin) or more")
     arena = arena_with_margin(proof.tflm.arena_bytes, config.arena_margin)
-    fits, fit_warnings = board_fits(len(flatbuffer), arena, config.board)
-    warnings += fit_warnings
-    report = build_report(source=source, data=data, data_config=data_config, config=config, frontend=frontend,
-                          weights_note=weights_note, compressed=compressed, flatbuffer=flatbuffer, graph=graph,
-                          tflm=proof.tflm, metrics=metrics, arena_bytes=arena, fits=fits, sets=sets,
-                          warnings=warnings)
-    write_int8_dir(source.out, flatbuffer, report, proof.tflm.allocations, config.name)
-    return QuantizeResult(source.out.path, report, tuple(warnings))
+    emit_c = len(source.labels) <= FIRMWARE_MAX_LABELS
+    if not emit_c:
+        if config.board:
+            check_labels_fit_firmware(source.labels, str(source.run.path))
+        warnings.append(f"C sources not written: {len(source.labels)} classes, but the firmware holds at most "
+                        f"{FIRMWARE_MAX_LABELS} labels (TKD_MAX_LABELS in tkd_board.h)")
+    report = build_report(source=source, data=data, data_config=data_config, config=config, conversion=conversion,
+                          graph=graph, proof=proof, metrics=metrics, arena_bytes=arena, sets=sets, warnings=warnings)
+    buffers = firmware_buffer_bytes(report)
+    fits, fit_warnings = board_fits(report["deployment"]["flatbuffer_bytes"], arena, buffers, config.board)
+    report["warnings"] += fit_warnings
+    report["firmware_buffer_bytes"] = buffers
+    support = {name: op_support(BOARDS[name], report_op_names(report)) for name in BOARDS}
+    report["warnings"] += board_op_warnings(support, fits, config.board)
+    report["boards"] = {name: {"fits": fit.fits, "problems": list(fit.problems), "summary": fit.summary(),
+                               "builds": support[name].builds, "tflm": list(support[name].libraries),
+                               "ops_missing": list(support[name].missing),
+                               "ops_need_newer": list(support[name].needs_newer)}
+                        for name, fit in fits.items()}
+    write_int8_dir(source.out, conversion, report, proof.tflm, config.name if emit_c else None)
+    return QuantizeResult(source.out.path, report, tuple(report["warnings"]))
 
 
-def write_int8_dir(out: Int8Dir, flatbuffer: bytes, report: dict, allocations: str, name: str) -> None:
+def write_int8_dir(out: Int8Dir, conversion, report: dict, tflm, name: str | None) -> None:
     """Write the whole folder beside `out`, then swap it in: a reader never sees half of it. An earlier
     verify.json (a board's record of this folder's model) is carried over."""
     out_dir = out.path
@@ -135,11 +159,15 @@ def write_int8_dir(out: Int8Dir, flatbuffer: bytes, report: dict, allocations: s
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         write_marker(tmp, Int8Dir.kind)
-        atomic_write_bytes(tmp / Int8Dir.TFLITE, flatbuffer)
+        atomic_write_bytes(tmp / Int8Dir.TFLITE, conversion.model)
+        if conversion.frontend is not None:
+            atomic_write_bytes(tmp / Int8Dir.FRONTEND_TFLITE, conversion.frontend)
         save_json(tmp / Int8Dir.REPORT_JSON, report)
         save_json(tmp / Int8Dir.LABELS, report["labels"])
-        atomic_write_text(tmp / Int8Dir.REPORT, render_report_md(report, allocations))
-        write_c_sources(model_source_from_report(report, flatbuffer, prefix=name), [r["op"] for r in report["ops"]], tmp)
+        atomic_write_text(tmp / Int8Dir.REPORT, render_report_md(report, tflm.allocations))
+        if name is not None:  # None: no C sources (more labels than the firmware holds)
+            write_c_sources(model_source_from_report(report, conversion.model, prefix=name,
+                                                     frontend=conversion.frontend), report_op_names(report), tmp)
         _carry_verify(out_dir, tmp, report)
         _swap_in(tmp, out_dir)
     except BaseException:

@@ -1,5 +1,5 @@
-"""What `tinykd quantize` starts from: the run's Keras model, its labels and front end, where its data set is
-and which front-end precision to use, read from the run folder's own records (tinykd.artifacts.RunDir)."""
+"""What `tinykd quantize` starts from: the run's Keras model, its labels and front end, and where its data
+set is, read from the run folder's own records (tinykd.artifacts.RunDir)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,20 @@ class QuantizeSource:
     spec: FrontEndSpec
     clip_samples: int
     student_name: str
-    frontend_int8_hint: bool | None  # the student preset's deployment hint (`frontend_int8`)
+
+    @property
+    def kind(self) -> str:
+        """"signal" (Signal-op front end + int8 body) or "waveform" (a logmel student: one waveform model)."""
+        return "signal" if self.spec.kind == "signal" else "waveform"
+
+    def path_note(self) -> str:
+        """Which conversion path the student takes, and why, in one sentence for the report."""
+        if self.kind == "signal":
+            return ("signal path: the student's front end is SignalFrontEnd, so it deploys as the integer Signal-op "
+                    "graph (one hop per invoke) and the int8 body")
+        return ("float front-end path: the student's front end is LogMelFrontEnd (a logmel research preset, e.g. "
+                "the papers' 2 ms hop), which has no Signal-op form; it deploys as one flatbuffer with the front end "
+                "float and the body int8")
 
     def data_config(self):
         """The run's data settings at the model's own rate and clip length (defaults for a loose model)."""
@@ -35,26 +48,14 @@ class QuantizeSource:
         return self.run.data_root() if (self.run / RunDir.CONFIG).is_file() else None
 
 
-def _student_hint(run: RunDir) -> tuple[str, bool | None]:
-    """(student name, frontend_int8 hint) from config.json: a saved preset dict, or (older runs) a preset name."""
+def _student_name(run: RunDir) -> str:
+    """The student preset's name from config.json (a saved preset dict or, in older runs, its name)."""
     if not (run / RunDir.CONFIG).is_file():
-        return "", None
-    config = run.config()
-    student = config.get("student")
-    name, hint = "", None
+        return ""
+    student = run.config().get("student")
     if isinstance(student, dict):
-        name, hint = str(student.get("name", "")), student.get("frontend_int8")
-    elif isinstance(student, str):
-        from tinykd.students.config import load_student_config
-
-        name = student
-        try:
-            hint = load_student_config(student).frontend_int8
-        except TinykdError:  # a preset renamed or removed since the run: fall back to the default
-            hint = None
-    if isinstance(config.get("frontend_int8"), bool):
-        hint = config["frontend_int8"]
-    return name, hint if isinstance(hint, bool) else None
+        return str(student.get("name", ""))
+    return student if isinstance(student, str) else ""
 
 
 def check_out_dir(out: Path, run_dir: Path) -> None:
@@ -67,7 +68,7 @@ def check_out_dir(out: Path, run_dir: Path) -> None:
 
 
 def load_source(run: str | Path, out: str | Path | None) -> QuantizeSource:
-    from tinykd.frontend.keras_layer import LogMelFrontEnd
+    from tinykd.frontend.layers import front_end_layers
     from tinykd.students.saved import load_run_model
 
     run_path = Path(run)
@@ -75,12 +76,12 @@ def load_source(run: str | Path, out: str | Path | None) -> QuantizeSource:
     run_dir = RunDir(run_path if run_path.is_dir() else run_path.parent)
     out_dir = Int8Dir(Path(out) if out is not None else run_dir / RunDir.INT8)
     check_out_dir(out_dir.path, run_dir.path)
-    fe_layers = [layer for layer in model.layers if isinstance(layer, LogMelFrontEnd)]
+    fe_layers = front_end_layers(model)
     if len(fe_layers) != 1:
-        raise TinykdError(f"{run_dir.path}: the model needs exactly one LogMelFrontEnd layer (waveform in), found {len(fe_layers)}")
+        raise TinykdError(f"{run_dir.path}: the model needs exactly one front-end layer (waveform in: LogMelFrontEnd or "
+                          f"SignalFrontEnd), found {len(fe_layers)}")
     n_out = int(model.outputs[0].shape[-1])
     if n_out != len(labels):
         raise TinykdError(f"{run_dir.path}: model has {n_out} outputs but labels.json lists {len(labels)} classes")
-    name, hint = _student_hint(run_dir)
     return QuantizeSource(run_dir, out_dir, model, list(labels), fe_layers[0].spec, int(model.inputs[0].shape[-1]),
-                          name or model.name, hint)
+                          _student_name(run_dir) or model.name)

@@ -11,7 +11,8 @@ works right after `import tinykd.students`. That import pulls in Keras; `tinykd.
 """
 
 import tinykd.frontend.keras_layer  # noqa: F401  (registers tinykd>LogMelFrontEnd)
-from tinykd.students.build import build_student
+import tinykd.frontend.signal_keras  # noqa: F401  (registers tinykd>SignalFrontEnd)
+from tinykd.students.build import build_student, trainable_params
 from tinykd.students.config import (
     StudentConfig,
     load_student_config,
@@ -29,6 +30,7 @@ __all__ = [
     "StudentConfig",
     "TimeMean",
     "build_student",
+    "trainable_params",
     "describe",
     "describe_all",
     "load_run_model",

@@ -1,6 +1,7 @@
 """`build_student`: a Keras functional model, waveform in, logits out, front end inside.
 
-Layer names are part of the contract: `frontend` (LogMelFrontEnd), `block{i}_conv/_bn/_relu`, `pool`,
+Layer names are part of the contract: `frontend` (LogMelFrontEnd for a kind="logmel" spec, SignalFrontEnd for
+kind="signal": its int8 feature codes as float32), `block{i}_conv/_bn/_relu`, `pool`,
 `pool`, `pool2`, ... (max-pools), `features` (the ReLU of the last block: the last feature map before pooling,
 [batch, time', freq', channels], where temporal attention distillation attaches), then the head and `logits`.
 Dropout (when the config has it) follows the first pool and precedes the head, as the reference Wav2Tiny.
@@ -30,6 +31,7 @@ def build_student(
     import keras
 
     from tinykd.frontend.keras_layer import LogMelFrontEnd
+    from tinykd.frontend.signal_keras import SignalFrontEnd
     from tinykd.students.layers import GramConcat, SoftmaxTimePool, TimeMean
 
     config = load_student_config(preset)
@@ -41,7 +43,8 @@ def build_student(
     feature_shape(config, clip_samples)  # raises a TinykdError when the clip is too short for the network
 
     waveform = keras.Input(shape=(clip_samples,), dtype="float32", name="waveform")
-    x = LogMelFrontEnd(spec, name="frontend")(waveform)
+    front_end = SignalFrontEnd if spec.kind == "signal" else LogMelFrontEnd
+    x = front_end(spec, name="frontend")(waveform)
     x = keras.layers.Reshape((spec.n_frames(clip_samples), spec.n_mels, 1), name="add_channel")(x)
     for i, width in enumerate(config.block_channels, start=1):
         last = i == config.depth
@@ -73,3 +76,11 @@ def build_student(
     logits = keras.layers.Dense(n_classes, name="logits")(x)
     return keras.Model(waveform, logits, name=config.name.replace("-", "_"))
 
+
+
+def trainable_params(model) -> int:
+    """Learned parameters, the one count every report quotes (BatchNorm's moving statistics and the front end's
+    frozen constants are not learned, so not counted; Keras' count_params() includes the former)."""
+    import numpy as np
+
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))

@@ -29,9 +29,8 @@ class StudentConfig:
     frequency by `pool_stride`; 0 or an empty list: no pooling.
     `head`: "attention_gram" (Wav2Small: values x softmax-over-time weights summed over time, concatenated with
     their channel Gram matrix, Dense) or "mean" (mean over time, Dense). `frontend` holds `FrontEndSpec`
-    fields; missing ones take the spec defaults. `frontend_int8` is a deployment hint for the quantizer: the
-    arena budget of this preset assumes int8 waveform input, normalisation and DFT convolution, with the
-    power spectrum, mel bank and log float (an int8 power spectrum destroys the features).
+    fields; missing ones take the spec defaults. A kind="signal" front end makes the student deployable
+    (TFLM's integer Signal ops per hop, an all-int8 body); a kind="logmel" one is the papers' float front end.
     """
 
     name: str = "custom"
@@ -46,7 +45,6 @@ class StudentConfig:
     head: str = "attention_gram"
     clip_seconds: float = 1.0
     frontend: dict = field(default_factory=dict)
-    frontend_int8: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.channels, list):
@@ -159,6 +157,9 @@ def load_student_config(preset: "str | os.PathLike | StudentConfig", directory: 
             known = ", ".join(preset_names(folder)) or "none"
             raise TinykdError(f"unknown student preset {text!r}; presets in {folder}: {known}")
     data = load_json(path)
+    if isinstance(data, dict):
+        # Retired: the int8-waveform front end of the old `-64k` presets (it lost 16-25 points); ignored.
+        data.pop("frontend_int8", None)
     try:
         return from_dict(StudentConfig, data)
     except TinykdError as exc:

@@ -15,12 +15,23 @@ from tinykd.students.plan import feature_shape, layer_plan
 DEFAULT_N_CLASSES = 10  # the figures depend on the class count only through the last Dense layer
 
 # Flatbuffer estimate: int8 kernels (1 B), int32 biases (4 B), per-output-channel quantization parameters
-# (float scale + int64 zero point = 12 B per channel), front-end constants (float32 unless the front end
-# is quantized), plus a fixed cost per layer for tensor and operator tables and a fixed file header.
-# The two overheads were fitted to models converted by tinykd.students.tflm_arena (see docs/students.md).
+# (float scale + int64 zero point = 12 B per channel), front-end constants (the logmel front end's float
+# matrices stored int8; the Signal front end's int16 tables), plus a fixed cost per layer for tensor and
+# operator tables and a fixed file header. The overheads were fitted to models converted by
+# tinykd.tflite.convert (see docs/students.md).
 _QPARAM_BYTES_PER_CHANNEL = 12
 _BYTES_PER_LAYER = 420
 _BYTES_HEADER = 2400
+_SIGNAL_GRAPH_OVERHEAD = 1800  # the Signal graph's tensors, ops and options besides its int16 tables
+
+
+def signal_graph_bytes_estimate(spec) -> int:
+    """The Signal front end's flatbuffer: window weights, filter-bank tables (int16) and a fixed overhead."""
+    from tinykd.frontend.signal_tables import signal_tables
+
+    fb = signal_tables(spec).filter_bank
+    tables = 2 * (spec.win_length + 2 * len(fb.weights) + 3 * (spec.n_mels + 1))
+    return _SIGNAL_GRAPH_OVERHEAD + tables
 
 
 def describe(
@@ -33,22 +44,20 @@ def describe(
     plan = layer_plan(config, n_classes, clip_samples, spec)
     front = [layer for layer in plan if layer.stage == "frontend"]
     body = [layer for layer in plan if layer.stage == "body"]
-    # With `frontend_int8` the normalisation and the DFT convolution run int8, the rest of the front end float.
-    int8_front = {"normalise", "dft"} if config.frontend_int8 else set()
+    signal = spec.kind == "signal"
 
-    def front_bytes(layer) -> int:
-        return 1 if layer.name in int8_front else 4
+    def front_bytes(layer) -> int:  # the signal layer counts its live bytes; the logmel front end is float32
+        return 1 if signal else 4
 
     per_second = 1.0 / clip_seconds
-    # The front end's matrices are stored int8 either way: quantized (frontend_int8) or float matrices kept as
-    # int8 constants that a DEQUANTIZE expands at invoke (tinykd.tflite.compress).
-    front_consts = sum(layer.weights for layer in front)
-    if config.frontend_int8:  # the quantized DFT convolution gets an int32 bias and per-channel parameters
-        front_consts += (4 + _QPARAM_BYTES_PER_CHANNEL) * 2 * spec.n_bins
     body_bytes = sum(
         layer.weights + 4 * layer.biases_int32 + _QPARAM_BYTES_PER_CHANNEL * layer.biases_int32 for layer in body
     )
-    flatbuffer = _BYTES_HEADER + _BYTES_PER_LAYER * len(plan) + front_consts + body_bytes
+    if signal:  # two flatbuffers: the Signal graph and the int8 body
+        flatbuffer = signal_graph_bytes_estimate(spec) + _BYTES_HEADER + _BYTES_PER_LAYER * len(body) + body_bytes
+    else:  # one: the float front end's matrices stored int8 (tinykd.tflite.compress) and the int8 body
+        front_consts = sum(layer.weights for layer in front)
+        flatbuffer = _BYTES_HEADER + _BYTES_PER_LAYER * len(plan) + front_consts + body_bytes
     return {
         "name": config.name,
         "description": config.description,
@@ -58,7 +67,7 @@ def describe(
         "pool_after": list(config.pool_blocks),
         "dropout": config.dropout,
         "frontend": spec.to_dict(),
-        "frontend_int8": config.frontend_int8,
+        "kind": spec.kind,
         "clip_seconds": clip_seconds,
         "clip_samples": clip_samples,
         "n_classes": n_classes,
@@ -131,7 +140,8 @@ def presets_table(rows: list[dict]):
         caption=(
             f"{'/'.join(map(str, n_classes))} classes, {'/'.join(map(str, seconds))} s clips. MACs are per second of "
             "audio. Peak = largest input+output of one layer of the int8 body; front end peak in its own precision "
-            "(float32, or int8 up to the DFT where the preset says so). Flatbuffer: estimate for int8 weights."
+            "(float32 logmel, or the Signal graph's integers per hop). Flatbuffer: estimate for int8 weights "
+            "(the Signal front end's graph included)."
             + (" Arena: measured in the TFLM interpreter." if measured else " Arena: run with --measure.")
         ),
     )
@@ -146,8 +156,8 @@ def presets_table(rows: list[dict]):
     for row in rows:
         fe = row["frontend"]
         front = (
-            f"{fe['win_length']}/{fe['hop_length']} @ {fe['sample_rate'] // 1000} kHz, {fe['n_mels']} mels"
-            f"{', int8 to DFT' if row['frontend_int8'] else ''}"
+            f"{'Signal int8' if row['kind'] == 'signal' else 'logmel float'} {fe['win_length']}/{fe['hop_length']} "
+            f"@ {fe['sample_rate'] // 1000} kHz, {fe['n_mels']} mels"
         )
         cells = [
             row["name"], row["head"], _channels_text(row["channels"]), front, f"{row['params']:,}",

@@ -64,10 +64,32 @@ def layer_plan(
     spec = spec or config.spec()
     feature_shape(config, clip_samples, spec)
     n = clip_samples
-    frames, bins2, mels = spec.n_frames(n), 2 * spec.n_bins, spec.n_mels
+    frames, mels = spec.n_frames(n), spec.n_mels
     plan: list[PlannedLayer] = []
 
     # -- front end (constants frozen, no trainable parameters) -------------------------------------
+    if spec.kind == "signal":
+        plan.append(signal_frontend_layer(spec, frames))
+    else:
+        plan.extend(_logmel_layers(spec, n, frames))
+    _body_layers(plan, config, n_classes, frames, mels)
+    return plan
+
+
+def signal_frontend_layer(spec: FrontEndSpec, frames: int) -> PlannedLayer:
+    """The Signal front end, run once per hop on int16 PCM: its integer multiplies (tinykd.frontend.
+    signal_tables.hop_operation_counts) for `frames` hops, and as `live` the BYTES one hop holds at once (the
+    window in and out, the 16-bit spectrum, the 32-bit energies), which is what its TFLM arena head measures."""
+    from tinykd.frontend.signal_tables import hop_operation_counts
+
+    live_bytes = 2 * 2 * spec.win_length + 2 * (spec.n_fft + 2) + 4 * spec.n_bins
+    return PlannedLayer("signal_frontend", "frontend", (frames, spec.n_mels), 0, 0,
+                        frames * hop_operation_counts(spec)["total muls"], live_bytes)
+
+
+def _logmel_layers(spec: FrontEndSpec, n: int, frames: int) -> list[PlannedLayer]:
+    bins2, mels = 2 * spec.n_bins, spec.n_mels
+    plan: list[PlannedLayer] = []
     if spec.normalize == "utterance":
         # x*x accumulated for the variance, then one multiply by rsqrt(var + eps) per sample.
         plan.append(PlannedLayer("normalise", "frontend", (n,), 0, 0, 2 * n, 2 * n))
@@ -84,8 +106,10 @@ def layer_plan(
                      _prod(power_shape) + frames * mels, weights=spec.n_bins * mels)
     )
     plan.append(PlannedLayer("log", "frontend", (frames, mels), 0, 0, frames * mels, 2 * frames * mels))
+    return plan
 
-    # -- body ---------------------------------------------------------------------------------------
+
+def _body_layers(plan: list[PlannedLayer], config: StudentConfig, n_classes: int, frames: int, mels: int) -> None:
     t, f, c_in = frames, mels, 1
     k2 = config.kernel_size**2
     for i, c in enumerate(config.block_channels, start=1):
@@ -120,4 +144,3 @@ def layer_plan(
         PlannedLayer("logits", "body", (n_classes,), head_out * n_classes + n_classes, 0, head_out * n_classes,
                      head_out + n_classes, weights=head_out * n_classes, biases_int32=n_classes)
     )
-    return plan

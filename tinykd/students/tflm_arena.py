@@ -1,28 +1,20 @@
-"""Convert a student to int8 TFLite and measure the arena the real TFLM interpreter allocates.
+"""What a student costs in the real TFLM interpreter: converted exactly as the quantizer converts it
+(tinykd.tflite.convert.convert_student), then allocated and invoked in TFLM.
 
-This is the students' own check (does a preset fit its arena budget, do all layers become TFLM ops, does
-batch norm fold); the production quantizer with its reports is tinykd.quantize. The conversion follows the
-path Keras 3 needs: `model.export(dir, "tf_saved_model")` then `TFLiteConverter.from_saved_model`, calibrated
-on a representative set, then quantized with some ops kept float:
-
-- `frontend_int8=False`: every op of the front end stays float (input float32), the body is int8;
-- `frontend_int8=True`: the input (int8), the per-utterance normalisation and the DFT convolution are int8;
-  from the power spectrum on (MUL, mel matmul, MAXIMUM, LOG, dB scale) the front end stays float, and the
-  body is int8. An int8 power spectrum is useless: squaring maps everything but the loudest bins to zero
-  (measured: log-mel errors of ~90 dB on FSDD speech), and TFLM has no int8 LOG.
-
-The arena is read from TFLM's `print_allocations()` report by `tinykd.tflite.arena`.
+This is the students' own check behind `tinykd models --measure` and the benches (does a preset fit its arena
+budget, do all layers become TFLM ops, does batch norm fold); the quantizer with its proof and reports is
+tinykd.quantize. For a signal student the firmware holds both graphs in one arena (TFLM's multi-tenant
+allocator: the scratch head is shared, the persistent tails add up), which is the figure reported; the two
+graphs' own arenas are reported beside it. Arenas are read by tinykd.tflite.arena.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinykd.errors import TinykdError
-from tinykd.tflite.arena import allocations_report, arena_bytes
+from tinykd.tflite.arena import allocations_report, arena_bytes, shared_arena_bytes
 from tinykd.tflite.graph import read_graph
 from tinykd.tflite.io import TensorQuant, dequantize, quantize
 from tinykd.tflite.run import tflm_interpreter
@@ -40,66 +32,14 @@ TFLM_OPS = frozenset(
 
 @dataclass(frozen=True)
 class ArenaReport:
-    arena_bytes: int  # "Arena allocation total" from TFLM's RecordingMicroAllocator
-    flatbuffer_bytes: int
-    ops: tuple[str, ...]  # distinct builtin op names in the converted model, sorted
-    allocations: str  # the full print_allocations() text
-
-
-def convert_int8(model, representative: np.ndarray, frontend_int8: bool, keep_names: bool = False) -> bytes:
-    """Keras student -> int8 TFLite flatbuffer (see the module docstring for what stays float); without tensor
-    names, as the quantizer ships it, unless `keep_names` (to inspect which layers became which ops)."""
-    import tensorflow as tf
-    from tensorflow.lite.python import convert as tfl_convert
-
-    from tinykd.tflite.compress import store_float_weights
-    from tinykd.tflite.convert import strip_names
-
-    rep = np.asarray(representative, dtype=np.float32)
-    if rep.ndim != 2 or rep.shape[0] < 1:
-        raise TinykdError(f"representative set must be [n_clips, samples], got shape {rep.shape}")
-
-    def samples():
-        for row in rep:
-            yield [row[None, :]]
-
-    with tempfile.TemporaryDirectory(prefix="tinykd_export_") as tmp:
-        # A fixed batch of one: TFLM needs static shapes (a dynamic batch leaves RESHAPEs it cannot prepare).
-        signature = [tf.TensorSpec((1, rep.shape[1]), tf.float32, name="waveform")]
-        model.export(tmp, "tf_saved_model", verbose=False, input_signature=signature)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = samples
-        converter._experimental_calibrate_only = True  # quantize below, with the float ops chosen here
-        calibrated = converter.convert()
-    quantized = tfl_convert.mlir_quantize(
-        calibrated,
-        fully_quantize=True,
-        input_data_type=tf.int8 if frontend_int8 else tf.float32,
-        output_data_type=tf.float32,
-        denylisted_nodes=_float_frontend_nodes(calibrated, after_dft=frontend_int8),
-    )
-    # Measure what the quantizer ships: front-end matrices stored as --frontend-weights auto decides, no names.
-    quantized, _, _ = store_float_weights(quantized, "auto")
-    return quantized if keep_names else strip_names(quantized)
-
-
-def _float_frontend_nodes(flatbuffer: bytes, after_dft: bool) -> list[str]:
-    """Output tensor names of the front-end ops (layer `frontend`) that stay float: all of them, or only
-    those after the DFT convolution (power spectrum, mel bank, floor, log, dB scale)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interp = Interpreter(model_content=flatbuffer)
-    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
-    chosen, seen_dft = [], not after_dft
-    for op in interp._get_ops_details():  # in execution order
-        outputs = [names[i] for i in op["outputs"]]
-        if not any("frontend" in name.split(";")[0] for name in outputs):
-            continue
-        if seen_dft:
-            chosen.extend(outputs)
-        seen_dft = seen_dft or op["op_name"] == "CONV_2D"
-    return chosen
+    arena_bytes: int  # what the firmware allocates: the one model's arena, or the shared arena of both graphs
+    flatbuffer_bytes: int  # every flatbuffer the firmware holds
+    ops: tuple[str, ...]  # distinct op names of the body (or waveform model), sorted
+    allocations: str  # the body's (or waveform model's) print_allocations() text
+    kind: str = "waveform"  # "signal": Signal-op front end + int8 body
+    body_arena_bytes: int = 0
+    frontend_arena_bytes: int = 0
+    frontend_bytes: int = 0
 
 
 def op_names(flatbuffer: bytes) -> tuple[str, ...]:
@@ -108,12 +48,32 @@ def op_names(flatbuffer: bytes) -> tuple[str, ...]:
 
 
 def measure_arena(flatbuffer: bytes, example: np.ndarray | None = None) -> ArenaReport:
-    """Load `flatbuffer` in the TFLM interpreter, invoke it once, and read back its arena allocation."""
+    """Load `flatbuffer` in the TFLM interpreter, invoke it once on `example`, and read back its arena."""
     interp = tflm_interpreter(flatbuffer)
     if example is not None:
         invoke_float(interp, example)
     text = allocations_report(interp)
-    return ArenaReport(arena_bytes(text), len(flatbuffer), op_names(flatbuffer), text)
+    measured = arena_bytes(text)
+    return ArenaReport(measured, len(flatbuffer), op_names(flatbuffer), text, body_arena_bytes=measured)
+
+
+def measure_conversion(conversion, example_waveform: np.ndarray) -> ArenaReport:
+    """The arena(s) of a tinykd.tflite.convert.Conversion, invoked once on `example_waveform`."""
+    if conversion.kind != "signal":
+        return measure_arena(conversion.model, example_waveform)
+    spec = conversion.spec
+    fe = tflm_interpreter(conversion.frontend, where="Signal front end")
+    pcm = np.clip(np.rint(np.asarray(example_waveform, np.float64) * 32768), -32768, 32767).astype(np.int16)
+    fe.set_input(pcm[: spec.win_length], 0)
+    fe.invoke()
+    body = tflm_interpreter(conversion.model, where="int8 body")
+    shape = body.get_input_details(0)["shape"]
+    body.set_input(np.zeros(shape, np.int8), 0)
+    body.invoke()
+    fe_text, body_text = allocations_report(fe), allocations_report(body)
+    return ArenaReport(shared_arena_bytes([fe_text, body_text]), len(conversion.frontend) + len(conversion.model),
+                       op_names(conversion.model), body_text, "signal", arena_bytes(body_text), arena_bytes(fe_text),
+                       len(conversion.frontend))
 
 
 def invoke_float(interp, x: np.ndarray) -> np.ndarray:
@@ -142,13 +102,14 @@ def example_clips(n: int, samples: int, sample_rate: int, seed: int = 0) -> np.n
 
 
 def measure_preset(preset, n_classes: int = 10, clip_seconds: float | None = None, n_calibration: int = 8) -> ArenaReport:
-    """Build a preset (untrained weights: the arena depends only on shapes), convert it as its
-    `frontend_int8` hint says, and measure it in TFLM."""
+    """Build a preset (untrained weights: the arena depends only on shapes), convert it as the quantizer
+    does, and measure it in TFLM."""
     from tinykd.students.build import build_student
     from tinykd.students.config import load_student_config
+    from tinykd.tflite.convert import convert_student
 
     config = load_student_config(preset)
     samples = config.clip_samples(clip_seconds)
     model = build_student(config, n_classes, samples)
     clips = example_clips(n_calibration, samples, config.spec().sample_rate)
-    return measure_arena(convert_int8(model, clips, config.frontend_int8), clips[0])
+    return measure_conversion(convert_student(model, clips), clips[0])

@@ -51,3 +51,24 @@ def measure_arena_bytes(flatbuffer: bytes) -> int:
     from tinykd.tflite.run import tflm_interpreter
 
     return arena_bytes(allocations_report(tflm_interpreter(flatbuffer)))
+
+
+_HEAD_LINE = re.compile(r"Arena allocation head (\d+) bytes")
+_TAIL_LINE = re.compile(r"Arena allocation tail (\d+) bytes")
+
+
+def head_tail_bytes(allocations: str) -> tuple[int, int]:
+    """(head, tail) of a print_allocations() report: the scratch area reused between invokes, and the
+    persistent area (tensors, kernel state, the interpreter's own structures)."""
+    head, tail = _HEAD_LINE.search(allocations), _TAIL_LINE.search(allocations)
+    if not (head and tail):
+        raise TinykdError("TFLite Micro printed no 'Arena allocation head/tail' lines; check the tflite-micro install")
+    return int(head.group(1)), int(tail.group(1))
+
+
+def shared_arena_bytes(allocations: list[str]) -> int:
+    """The arena one TFLM allocator shared by several interpreters needs (multi-tenant: the scratch head is
+    shared, each model's persistent tail is kept): max(heads) + sum(tails). Slightly more than the firmware
+    uses, since each report also counts its own allocator object, which the shared allocator holds once."""
+    parts = [head_tail_bytes(text) for text in allocations]
+    return max(h for h, _ in parts) + sum(t for _, t in parts)

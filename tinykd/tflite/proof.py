@@ -71,6 +71,42 @@ def _describe_failure(stderr: str, graph: Graph) -> str:
     return f"TFLite Micro rejected the model: {tail}"
 
 
+def _child(cmd: list[str], graph: Graph, progress: Callable[[int, int], None] | None) -> tuple[dict, str]:
+    """Run a worker command, relaying its progress; (final JSON record, its stderr). TflmError on failure."""
+    with tempfile.TemporaryFile(mode="w+b") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        result: dict = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("progress ") and progress is not None:
+                done, total = line.split()[1:3]
+                progress(int(done), int(total))
+            elif line.startswith("{"):
+                result = json.loads(line)
+        proc.wait()
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    if proc.returncode != 0 or result.get("stage") != "done":
+        if result.get("stage") in ("allocate", "invoke"):
+            raise TflmError(_describe_failure(stderr, graph))
+        raise TflmError(f"TFLite Micro interpreter process failed (exit {proc.returncode}): {_describe_failure(stderr, graph)}")
+    return result, stderr
+
+
+def _arena(allocations: str) -> int:
+    try:
+        return arena_bytes(allocations)
+    except TinykdError as exc:
+        raise TflmError(str(exc)) from None
+
+
+def _exact_arena_runs(model: Path, inputs: Path, arena: int) -> bool:
+    """A fresh interpreter with exactly `arena` bytes allocates and invokes the first input."""
+    exact = subprocess.run([sys.executable, "-m", "tinykd.tflite.worker", "--exact", str(model), str(inputs), str(arena)],
+                           capture_output=True, text=True)
+    return exact.returncode == 0
+
+
 def run_tflm(
     flatbuffer: bytes,
     inputs: np.ndarray,
@@ -84,33 +120,52 @@ def run_tflm(
         np.save(tmp / "inputs.npy", np.ascontiguousarray(inputs), allow_pickle=False)
         cmd = [sys.executable, "-m", "tinykd.tflite.worker", str(tmp / "model.tflite"), str(tmp / "inputs.npy"),
                str(tmp / "outputs.npy"), str(HOST_ARENA_BYTES)]
-        with open(tmp / "stderr.txt", "w+b") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-            result: dict = {}
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith("progress ") and progress is not None:
-                    done, total = line.split()[1:3]
-                    progress(int(done), int(total))
-                elif line.startswith("{"):
-                    result = json.loads(line)
-            proc.wait()
-            err.seek(0)
-            stderr = err.read().decode("utf-8", "replace")
-        if proc.returncode != 0 or result.get("stage") != "done":
-            if result.get("stage") in ("allocate", "invoke"):
-                raise TflmError(_describe_failure(stderr, graph))
-            raise TflmError(f"TFLite Micro interpreter process failed (exit {proc.returncode}): {_describe_failure(stderr, graph)}")
+        result, stderr = _child(cmd, graph, progress)
         allocations = stderr.split("---allocations---", 1)[-1].strip()
-        try:
-            arena = arena_bytes(allocations)
-        except TinykdError as exc:
-            raise TflmError(str(exc)) from None
+        arena = _arena(allocations)
         outputs = np.load(tmp / "outputs.npy", allow_pickle=False)
-        exact = subprocess.run(
-            [sys.executable, "-m", "tinykd.tflite.worker", "--exact", str(tmp / "model.tflite"),
-             str(tmp / "inputs.npy"), str(arena)],
-            capture_output=True, text=True,
-        )
-        exact_ok = exact.returncode == 0
+        exact_ok = _exact_arena_runs(tmp / "model.tflite", tmp / "inputs.npy", arena)
     return TflmRun(outputs, arena, allocations, tuple(result["invoke_seconds"]), exact_ok)
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    """The signal pipeline over every clip, in TFLM, in the firmware's order (tinykd.tflite.stream)."""
+
+    outputs: np.ndarray  # [n, classes] raw body outputs
+    features: np.ndarray  # int8 [n, frames, bins] the front end's outputs
+    arena_bytes: int  # front end + body in one shared arena (tinykd.tflite.arena.shared_arena_bytes)
+    frontend_arena_bytes: int
+    body_arena_bytes: int
+    frontend_allocations: str
+    allocations: str  # the body's report
+    hop_seconds: tuple[float, ...]  # one front-end invoke
+    invoke_seconds: tuple[float, ...]  # one body invoke
+    exact_arena_ok: bool  # fresh interpreters with exactly the measured arenas ran
+
+
+def run_tflm_stream(frontend: bytes, body: bytes, pcm: np.ndarray, window: int, hop: int, graph: Graph,
+                    progress: Callable[[int, int], None] | None = None) -> StreamRun:
+    """Every int16 clip of `pcm` [n, samples] through front end (per hop) and body (per clip) in a TFLM child."""
+    from tinykd.tflite.arena import shared_arena_bytes
+
+    with tempfile.TemporaryDirectory(prefix="tinykd_tflm_") as tmp:
+        tmp = Path(tmp)
+        (tmp / "frontend.tflite").write_bytes(frontend)
+        (tmp / "body.tflite").write_bytes(body)
+        np.save(tmp / "pcm.npy", np.ascontiguousarray(pcm, dtype=np.int16), allow_pickle=False)
+        cmd = [sys.executable, "-m", "tinykd.tflite.worker", "--stream", str(tmp / "frontend.tflite"),
+               str(tmp / "body.tflite"), str(tmp / "pcm.npy"), str(tmp / "outputs.npy"), str(tmp / "features.npy"),
+               str(window), str(hop)]
+        result, stderr = _child(cmd, graph, progress)
+        reports = stderr.split("---allocations---", 1)[-1]
+        fe_text, body_text = (part.strip() for part in reports.split("---body allocations---", 1))
+        fe_arena, body_arena = _arena(fe_text), _arena(body_text)
+        outputs = np.load(tmp / "outputs.npy", allow_pickle=False)
+        features = np.load(tmp / "features.npy", allow_pickle=False)
+        np.save(tmp / "frame.npy", np.asarray(pcm, dtype=np.int16)[:1, :window], allow_pickle=False)
+        np.save(tmp / "feat.npy", features[:1], allow_pickle=False)
+        exact_ok = (_exact_arena_runs(tmp / "frontend.tflite", tmp / "frame.npy", fe_arena)
+                    and _exact_arena_runs(tmp / "body.tflite", tmp / "feat.npy", body_arena))
+    return StreamRun(outputs, features, shared_arena_bytes([fe_text, body_text]), fe_arena, body_arena, fe_text,
+                     body_text, tuple(result["hop_seconds"]), tuple(result["invoke_seconds"]), exact_ok)

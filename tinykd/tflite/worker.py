@@ -4,6 +4,7 @@ A separate process because TFLM writes its arena report and its kernel errors to
 a failing kernel must not take the caller down. Imports only numpy and tflite-micro (no TensorFlow).
 
     python -m tinykd.tflite.worker MODEL.tflite INPUTS.npy OUTPUTS.npy ARENA_BYTES
+    python -m tinykd.tflite.worker --stream FRONTEND.tflite BODY.tflite PCM.npy OUTPUTS.npy FEATURES.npy WINDOW HOP
 
 stdout: `progress k n` lines, then one JSON line {"stage": ..., ...}. stderr: whatever TFLM prints.
 """
@@ -62,7 +63,7 @@ def check_exact_arena(argv: list[str]) -> int:
     arena = int(argv[2])
     try:
         interp = runtime.Interpreter.from_bytes(model, arena_size=arena)
-        interp.set_input(x[:1], 0)
+        interp.set_input(x[:1].reshape(interp.get_input_details(0)["shape"]), 0)
         interp.invoke()
     except Exception as exc:
         _emit({"stage": "exact", "ok": False, "error": str(exc)})
@@ -71,7 +72,45 @@ def check_exact_arena(argv: list[str]) -> int:
     return 0
 
 
+def stream(argv: list[str]) -> int:
+    """Every clip of PCM [n, samples] through the signal pipeline in the firmware's order
+    (tinykd.tflite.stream); stderr gets both allocation reports, front end first."""
+    from tinykd.errors import TinykdError
+    from tinykd.tflite.stream import StreamPipeline
+
+    frontend, body = open(argv[0], "rb").read(), open(argv[1], "rb").read()
+    pcm = np.load(argv[2], allow_pickle=False)
+    try:
+        pipe = StreamPipeline(frontend, body, int(argv[5]), int(argv[6]))
+    except TinykdError as exc:
+        _emit({"stage": "allocate", "error": str(exc)})
+        return 3
+    outputs, features = [], []
+    for i, clip in enumerate(pcm):
+        try:
+            feats, raw = pipe.run(clip)
+        except Exception as exc:
+            _emit({"stage": "invoke", "error": str(exc), "example": i})
+            return 4
+        features.append(feats[: pipe.frames])
+        outputs.append(raw)
+        if (i + 1) % 10 == 0 or i + 1 == len(pcm):
+            print(f"progress {i + 1} {len(pcm)}", flush=True)
+    sys.stderr.flush()
+    print("---allocations---", file=sys.stderr, flush=True)
+    pipe.fe.print_allocations()
+    sys.stderr.flush()
+    print("---body allocations---", file=sys.stderr, flush=True)
+    pipe.body.print_allocations()
+    np.save(argv[3], np.stack(outputs), allow_pickle=False)
+    np.save(argv[4], np.stack(features), allow_pickle=False)
+    _emit({"stage": "done", "invoke_seconds": pipe.window_seconds, "hop_seconds": pipe.hop_seconds})
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--exact":
         sys.exit(check_exact_arena(sys.argv[2:]))
+    if sys.argv[1] == "--stream":
+        sys.exit(stream(sys.argv[2:]))
     sys.exit(main(sys.argv[1:]))
