@@ -142,6 +142,78 @@ def emit_c_files(run_dir: Path, arena_margin: float = 1.25) -> Path:
     return int8
 
 
+def make_signal_int8_run(run_dir: Path, labels: list[str], noise_reduction: bool = True, seed: int = 0,
+                         arena_bytes: int | None = None, preset: str | None = None) -> Path:
+    """RUN/int8/ holding a genuine signal deployment: tinykd's Signal-op front end (with noise reduction and PCAN
+    by default, so state carried across hops and reset per clip is exercised) and a small untrained body
+    converted by tinykd.tflite.convert.convert_student, with the quantize.json record and the C sources.
+    `arena_bytes` replaces the arena the record asks for (a deployment too large for a board); `preset` takes a
+    shipped preset's topology and front end (untrained: sizes and arena depend only on shapes) instead."""
+    os.environ.update(QUIET_TF)
+    import keras
+
+    from tinykd.artifacts import deployment_hash, model_hash
+    from tinykd.configio import save_json
+    from tinykd.emit.write import model_source_from_report, report_op_names, write_c_sources
+    from tinykd.frontend.signal_graph import signal_op_names
+    from tinykd.frontend.spec import SIGNAL_SPEC, FrontEndSpec
+    from tinykd.students import build_student
+    from tinykd.students.config import StudentConfig
+    from tinykd.students.tflm_arena import example_clips, measure_conversion
+    from tinykd.tflite.convert import convert_student
+    from tinykd.tflite.graph import read_graph
+
+    if preset:
+        from tinykd.students.config import load_student_config
+
+        student = load_student_config(preset)
+        spec = student.spec()
+    else:
+        spec = FrontEndSpec.from_dict({**SIGNAL_SPEC.to_dict(), "noise_reduction": noise_reduction,
+                                       "pcan": noise_reduction})
+        student = StudentConfig(name="signal-pair", depth=2, channels=[4, 8], pool_after=[1], head="mean",
+                                frontend=spec.to_dict())
+    keras.utils.set_random_seed(seed)
+    model = build_student(student, len(labels), 16000)
+    clips = example_clips(6, 16000, 16000, seed=seed)
+    conv = convert_student(model, clips)
+    arena = measure_conversion(conv, clips[0])
+    graph = read_graph(conv.model)
+
+    def tensor(t) -> dict:
+        return {"dtype": t.dtype, "shape": list(t.shape), "scale": t.scale[0] if t.scale else 0.0,
+                "zero_point": t.zero_point[0] if t.zero_point else 0}
+
+    int8 = run_dir / "int8"
+    int8.mkdir(parents=True, exist_ok=True)
+    (int8 / "model_int8.tflite").write_bytes(conv.model)
+    (int8 / "frontend.tflite").write_bytes(conv.frontend)
+    data = {"sample_rate": 16000, "clip_seconds": 1.0}
+    report = {
+        "version": 2, "kind": "signal", "labels": list(labels), "sample_rate": 16000, "clip_samples": 16000,
+        "data_config": data,
+        "input": tensor(graph.io(graph.inputs[0])), "output": tensor(graph.io(graph.outputs[0])),
+        "model": {"file": "model_int8.tflite", "bytes": len(conv.model), "hash16": model_hash(conv.model)},
+        "deployment": {"hash16": deployment_hash(conv.frontend, conv.model),
+                       "flatbuffer_bytes": len(conv.model) + len(conv.frontend)},
+        "frontend": {"kind": "signal", "spec": spec.to_dict(), "file": "frontend.tflite", "bytes": len(conv.frontend),
+                     "hash16": model_hash(conv.frontend), "ops": signal_op_names(spec),
+                     "input": {"dtype": "int16", "shape": [spec.win_length], "scale": 0.0, "zero_point": 0},
+                     "output": {"dtype": "int8", "shape": [spec.n_mels], "scale": 1.0, "zero_point": 0}},
+        "stream": {"window_samples": spec.win_length, "hop_samples": spec.hop_length, "frames": spec.n_frames(16000),
+                   "bins": spec.n_mels, "clip_samples": 16000},
+        "arena": {"measured_bytes": arena.arena_bytes, "frontend_measured_bytes": arena.frontend_arena_bytes,
+                  "body_measured_bytes": arena.body_arena_bytes, "margin": 0.25,
+                  "bytes": arena_bytes or int(arena.arena_bytes * 1.25) // 1024 * 1024 + 1024},
+        "ops": [{"op": name} for name in graph.op_names()],
+    }
+    save_json(int8 / "quantize.json", report)
+    (run_dir / "labels.json").write_text(json.dumps(list(labels)))
+    (run_dir / "config.json").write_text(json.dumps({"data": data}))
+    write_c_sources(model_source_from_report(report, conv.model, frontend=conv.frontend), report_op_names(report), int8)
+    return run_dir
+
+
 _RUNS: dict[tuple, Path] = {}
 
 

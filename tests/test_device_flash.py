@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from device_support import DIGITS, REPO, cached_run, emit_c_files
+from device_support import DIGITS, REPO, cached_run, emit_c_files, make_signal_int8_run
 from tinykd.boards import BOARDS
 from tinykd.device.flash import FlashOptions, flash, resolve_port
 from tinykd.errors import TinykdError
@@ -21,7 +21,7 @@ def run(tmp_path_factory):
 
 
 @pytest.mark.parametrize("tool", ["arduino-cli", "pio"])
-@pytest.mark.parametrize("board", sorted(BOARDS))
+@pytest.mark.parametrize("board", sorted(name for name, b in BOARDS.items() if not b.emulated))
 def test_dry_run_generates_project_and_exact_commands(run, tmp_path, board, tool):
     out = tmp_path / "fw"
     lines: list[str] = []
@@ -41,7 +41,7 @@ def test_dry_run_generates_project_and_exact_commands(run, tmp_path, board, tool
         assert res.commands[1] == ["arduino-cli", "upload", "--fqbn", b.fqbn, "--port", "/dev/ttyUSB7",
                                    "--input-dir", str(out / "build"), str(out / "tinykd_fw")]
         assert any(c[:3] == ["arduino-cli", "core", "install"] for c in res.setup)
-        assert (["arduino-cli", "lib", "install", "Chirale_TensorFlowLite"] in res.setup) == (board == "nano33ble")
+        assert (["arduino-cli", "lib", "install", "Chirale_TensorFLowLite"] in res.setup) == (board == "nano33ble")
     else:
         ini = (out / "platformio.ini").read_text()
         assert f"board = {b.pio_board}" in ini and f"platform = {b.pio_platform}" in ini
@@ -58,6 +58,32 @@ def test_dry_run_generates_project_and_exact_commands(run, tmp_path, board, tool
     proc = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", *map(str, srcs)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("preset", ["wav2tiny", "wav2small"])
+def test_default_presets_fit_a_plain_esp32(tmp_path, preset):
+    """The deployable defaults, converted as tinykd quantize converts them (untrained: sizes and arena depend only
+    on shapes), pass `flash --board esp32 --dry-run` with every firmware buffer counted, arena in internal RAM."""
+    run = make_signal_int8_run(tmp_path / "run", list(DIGITS), preset=preset)
+    lines: list[str] = []
+    result = flash(FlashOptions(board="esp32", model=run, out=tmp_path / "fw", dry_run=True), echo=lines.append)
+    assert result.fit.startswith("esp32: fits"), result.fit
+    info = json.loads((tmp_path / "fw" / "tinykd_build.json").read_text())
+    assert info["board"] == "esp32" and "PORT" in " ".join(" ".join(c) for c in info["commands"])
+    config = (tmp_path / "fw" / "tinykd_fw" / "tinykd_config.h").read_text()
+    assert "TINYKD_ARENA_PLACEMENT TINYKD_ARENA_STATIC" in config
+    report = json.loads((run / "int8" / "quantize.json").read_text())
+    assert report["kind"] == "signal" and report["arena"]["bytes"] <= BOARDS["esp32"].arena_limit_bytes
+
+
+def test_board_whose_tflm_lacks_the_models_ops_is_refused(tmp_path):
+    """The Nano 33 BLE builds with Chirale_TensorFlowLite, which has no Signal ops (tinykd.tflite.ops, read from its
+    real header): a deployable model is refused there with the missing methods named; a waveform model is not."""
+    run = make_signal_int8_run(tmp_path / "run", list(DIGITS))
+    with pytest.raises(TinykdError, match=r"nano33ble: its TFLM \(chirale-2\.0\.0\) lacks .*AddRfft.*AddWindow"):
+        flash(FlashOptions(board="nano33ble", model=run, out=tmp_path / "fw", dry_run=True), echo=lambda s: None)
+    assert not (tmp_path / "fw").exists()
+    flash(FlashOptions(board="esp32", model=run, out=tmp_path / "esp", dry_run=True), echo=lambda s: None)
 
 
 def test_model_that_does_not_fit_is_refused_before_building(run, tmp_path):
@@ -91,6 +117,22 @@ def test_missing_tool_says_what_to_install(run, tmp_path, monkeypatch):
             flash(FlashOptions(board="esp32", model=run, port="P", tool=tool, out=tmp_path / tool), echo=lambda s: None)
 
 
+def test_emulated_board_is_run_by_sim_not_flashed(run, tmp_path):
+    with pytest.raises(TinykdError, match="tinykd sim --board qemu-nano33ble"):
+        flash(FlashOptions(board="qemu-nano33ble", model=run, port="P", out=tmp_path / "o", dry_run=True),
+              echo=lambda s: None)
+    assert not (tmp_path / "o").exists()
+
+
+def test_firmware_label_limit_is_the_board_cores():
+    import re
+
+    from tinykd.emit.project import FIRMWARE_MAX_LABELS, core_dir
+
+    header = (core_dir() / "tkd_board.h").read_text()
+    assert int(re.search(r"#define TKD_MAX_LABELS (\d+)", header).group(1)) == FIRMWARE_MAX_LABELS
+
+
 def test_port_choice():
     assert resolve_port("/dev/x", []) == "/dev/x"
     assert resolve_port(None, ["/dev/ttyUSB0"]) == "/dev/ttyUSB0"
@@ -105,7 +147,9 @@ def test_cli_errors_are_one_line(run, tmp_path):
         return subprocess.run([sys.executable, "-m", "tinykd.cli", *args], capture_output=True, text=True, cwd=REPO)
 
     p = cli("flash", "--board", "esp99", "--model", str(run), "--dry-run")
-    assert p.returncode == 2 and p.stderr.strip() == "error: unknown board 'esp99'; known boards: esp32, esp32s3, nano33ble"
+    from tinykd.boards import BOARDS
+
+    assert p.returncode == 2 and p.stderr.strip() == f"error: unknown board 'esp99'; known boards: {', '.join(BOARDS)}"
     p = cli("flash", "--board", "esp32", "--model", str(tmp_path / "nope"), "--dry-run")
     assert p.returncode == 2 and "no such run folder" in p.stderr and "Traceback" not in p.stderr
     p = cli("boards")

@@ -46,8 +46,38 @@ def test_c_lines_decode_in_python(golden):
     assert P.escape("no, never") == "no%2C%20never"
 
 
+def test_c_signal_board_lines_decode_in_python(golden):
+    """The fields added for the two-model kind (hello: kind, win, frames, bins, every, audio, arena_*;
+    results: hops, fe_ins, inf_ins, end) parse, and the version-1 fields keep their meaning."""
+    lines = [P.parse_line(text) for text in golden["signal_lines"]]
+    hello, ack_clip, clip, ack_mode, ack_a1, ack_a2, mic1, mic2 = lines
+    assert isinstance(hello, P.Hello) and hello.kind == "signal" and hello.mode == "verify"
+    assert (hello.input_samples, hello.hop, hello.labels) == (16, 4, ("yes", "no, never", "up"))
+    assert {k: hello.extra_int(k) for k in ("win", "frames", "bins", "every", "audio", "arena_used", "arena_fe",
+                                            "arena_body")} == {"win": 6, "frames": 3, "bins": 2, "every": 1,
+                                                               "audio": 9, "arena_used": 3000, "arena_fe": 1000,
+                                                               "arena_body": 2500}
+    assert hello.extra["clock"] == "fake"
+    assert clip == P.Result(2, "clip", 42, "no, never", (0.0, 2.0, 0.0), 21, 300,
+                            {"hops": 3, "fe_ins": 3000, "inf_ins": 50000})
+    assert [a.frame_id for a in (ack_clip, ack_mode, ack_a1, ack_a2)] == [1, 2, 3, 4]
+    assert (mic1.source, mic1.ident, mic1.extra["end"], mic1.extra["hops"]) == ("mic", 3, 14, 3)
+    assert (mic2.extra["end"], mic2.extra["hops"], mic2.fe_us) == (18, 1, 7)
+    # A waveform board's hello says nothing about kind: it reads as waveform.
+    assert P.parse_line(golden["lines"][0]).kind == "waveform"
+
+
+def test_result_lines_of_the_first_protocol_version_still_parse():
+    line = P.checksum_line("R,3,mic250,up,0.100000,-0.200000,fe_us=5,inf_us=9")
+    assert P.parse_line(line) == P.Result(3, "mic", 250, "up", (0.1, -0.2), 5, 9)
+    with pytest.raises(P.ProtocolError, match="scores"):
+        P.parse_line(P.checksum_line("R,3,mic250,up,fe_us=5,inf_us=9,end=3"))
+    with pytest.raises(P.ProtocolError, match="key=value"):
+        P.parse_line(P.checksum_line("R,3,mic250,up,0.100000,fe_us=5,inf_us=9,0.3"))
+
+
 def test_c_lines_with_a_flipped_bit_are_rejected(golden):
-    for text in golden["lines"]:
+    for text in golden["lines"] + golden["signal_lines"]:
         for i in range(len(text) - 9):  # every character of the body
             bad = text[:i] + chr(ord(text[i]) ^ 0x01) + text[i + 1:]
             with pytest.raises(P.ProtocolError):
@@ -60,7 +90,10 @@ def test_c_frames_decode_in_python_and_python_encodes_the_same_bytes(golden):
         frame = P.decode_frame(raw)
         assert (frame.frame_type, frame.frame_id, frame.clip_id, frame.payload.hex()) == (
             f["type"], f["frame_id"], f["clip_id"], f["payload"])
-        assert P.encode_frame(f["type"], f["frame_id"], f["clip_id"], bytes.fromhex(f["payload"])) == raw
+        assert P.encode_frame(f["type"], f["frame_id"], f["clip_id"], bytes.fromhex(f["payload"]), f["flags"]) == raw
+    audio = next(f for f in golden["frames"] if f["type"] == P.FRAME_AUDIO)
+    pcm = np.frombuffer(bytes.fromhex(audio["payload"]), "<i2").astype(np.int16)
+    assert P.audio_frame(audio["frame_id"], audio["clip_id"], pcm, start=True).hex() == audio["bytes"]
 
 
 def test_python_frames_parse_in_c(core_test_binary):

@@ -17,6 +17,9 @@ tkd_board* tkd_host_board_new(const tkd_board_config* cfg) {
 
 void tkd_host_board_free(tkd_board* b) { free(b); }
 
+// sizeof(tkd_board_config): the ctypes mirror (tinykd/device/native.py) checks it has every field.
+size_t tkd_host_config_size(void) { return sizeof(tkd_board_config); }
+
 uint8_t tkd_host_board_mode(const tkd_board* b) { return b->mode; }
 
 // frames_ok, frames_bad, results, bytes skipped outside frames, windows dropped (stream overrun)
@@ -26,6 +29,13 @@ void tkd_host_board_counters(const tkd_board* b, uint32_t out[5]) {
   out[2] = b->results;
   out[3] = b->parser.skipped;
   out[4] = b->stream_ok ? b->stream.dropped : 0;
+}
+
+// Signal kind: front-end failures, frames held (up to F), 1 once AUDIO frames feed the stream.
+void tkd_host_board_signal_counters(const tkd_board* b, uint32_t out[3]) {
+  out[0] = b->fe_errors;
+  out[1] = b->features.since;
+  out[2] = static_cast<uint32_t>(b->uart_audio);
 }
 
 }  // extern "C"

@@ -7,6 +7,10 @@
 #define TINYKD_BOARD_NAME "esp32"
 #define TINYKD_BAUD 921600
 #define TINYKD_DEFAULT_MODE TKD_MODE_STREAM  // or TKD_MODE_VERIFY
-#define TINYKD_HOP_SAMPLES (TINYKD_INPUT_SAMPLES / 2)  // stream mode: samples between inferences
+// Waveform models: stream-mode samples between inferences. A front end + body model streams at its own
+// hop (TINYKD_FRONTEND_HOP_SAMPLES) and runs the body every TINYKD_BODY_EVERY_HOPS hops.
+#define TINYKD_HOP_SAMPLES (TINYKD_INPUT_SAMPLES / 2)
+#define TINYKD_BODY_EVERY_HOPS 1
+// ESP32 boards with PSRAM: #define TINYKD_ARENA_PLACEMENT TINYKD_ARENA_PSRAM (see tinykd_fw.ino).
 
 #endif

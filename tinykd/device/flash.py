@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Callable
 
 from tinykd import __version__
-from tinykd.artifacts import Int8Dir, model_hash
+from tinykd.artifacts import Int8Dir, deployment_hash
 from tinykd.boards import Board, check_fit, get_board
 from tinykd.device.link import list_ports
 from tinykd.device.protocol import DEFAULT_BAUD
-from tinykd.emit.project import SKETCH, TOOLS, project_tree
+from tinykd.emit.project import (SKETCH, TOOLS, check_labels_fit_firmware, firmware_buffer_bytes, op_support, project_tree,
+                                 what_would_fit)
+from tinykd.emit.write import report_op_names
 from tinykd.errors import TinykdError
 
 BUILD_INFO = "tinykd_build.json"
@@ -64,9 +66,20 @@ class ModelFiles:
     """An int8 model as the firmware gets it: the record (quantize.json), the flatbuffer and its C sources."""
 
     folder: Int8Dir
-    tflite: bytes
+    tflite: bytes  # the body of a signal model, or the waveform model
+    frontend: bytes | None  # a signal model's front end
     sources: dict[str, str]  # model_data.h, model_data.cc, model_ops.h
     report: dict
+
+    @property
+    def flatbuffer_bytes(self) -> int:
+        """Flash the model takes: every flatbuffer the firmware holds."""
+        return len(self.tflite) + len(self.frontend or b"")
+
+    @property
+    def hash(self) -> str:
+        """What the board reports as its model (tinykd.artifacts.deployment_hash)."""
+        return deployment_hash(self.frontend, self.tflite)
 
     @property
     def arena_bytes(self) -> int:
@@ -88,6 +101,8 @@ def load_model_files(path: Path) -> ModelFiles:
     is left as it was. Sources that do not hold this model (another hash) are refused."""
     folder = Int8Dir.find(path)
     flat = folder.flatbuffer()  # refused when it is not the model quantize.json describes
+    frontend = folder.frontend_flatbuffer()
+    check_labels_fit_firmware(folder.labels(), str(folder.path))
     tmp = None
     src = folder.path
     if not all((folder / f).is_file() for f in Int8Dir.C_FILES):
@@ -101,11 +116,12 @@ def load_model_files(path: Path) -> ModelFiles:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+    files = ModelFiles(folder, flat, frontend, sources, folder.report())
     m = re.search(r'_model_hash\[\]\s*=\s*"([0-9a-f]+)"', sources[Int8Dir.C_SOURCE])
-    if not m or m.group(1) != model_hash(flat):
+    if not m or m.group(1) != files.hash:
         raise TinykdError(f"{folder.path}/{Int8Dir.C_SOURCE} does not hold {Int8Dir.TFLITE} (hash differs); "
                           "run `tinykd export c` or `tinykd quantize` again")
-    return ModelFiles(folder, flat, sources, folder.report())
+    return files
 
 
 def resolve_port(port: str | None, found: list[str]) -> str:
@@ -132,7 +148,7 @@ def _commands(opts: FlashOptions, board: Board, out: Path, port: str | None) -> 
         setup = [["arduino-cli", "core", "update-index", "--additional-urls", ESP32_INDEX]] if core.startswith("esp32") else []
         setup.append(["arduino-cli", "core", "install", core] + (["--additional-urls", ESP32_INDEX] if core.startswith("esp32") else []))
         if board.mcu.startswith("nrf"):
-            setup.append(["arduino-cli", "lib", "install", "Chirale_TensorFlowLite"])
+            setup.append(["arduino-cli", "lib", "install", "Chirale_TensorFLowLite"])  # the library index spells it so (its library.properties name=)
         return cmds, setup
     cmds = [["pio", "run", "--project-dir", str(out)]]
     if opts.upload:
@@ -187,26 +203,31 @@ def flash(opts: FlashOptions, echo: Callable[[str], None] = print) -> FlashResul
         raise TinykdError(f"--hop-ms must be positive, got {opts.hop_ms}")
     board = get_board(opts.board)
     files = load_model_files(opts.model)
-    fit = check_fit(board, len(files.tflite), files.arena_bytes)
+    if board.emulated:
+        raise TinykdError(f"{board.name} is an emulated board: run it with `tinykd sim --board {board.name}`")
+    buffers = firmware_buffer_bytes(files.report, opts.hop_ms)
+    fit = check_fit(board, files.flatbuffer_bytes, files.arena_bytes, buffers)
     if not fit.fits:
         raise TinykdError(f"{files.folder.path}: model does not fit {board.name}: {'; '.join(fit.problems)}; "
-                          "pick a bigger board (tinykd boards) or a smaller student")
+                          f"{what_would_fit(files.flatbuffer_bytes, files.arena_bytes, buffers)}")
+    support = op_support(board, report_op_names(files.report))
+    if not support.builds:
+        raise TinykdError(f"{files.folder.path}: {support.line()}; pick a board whose TFLM has them "
+                          f"(`tinykd boards`), or a model without them")
+    if support.line():
+        echo(f"warning: {support.line()}")
     exe = "arduino-cli" if opts.tool == "arduino-cli" else "pio"
     if not opts.dry_run and not (shutil.which(exe) or (exe == "pio" and shutil.which("platformio"))):
         raise TinykdError(f"{exe} not found on PATH: {INSTALL_HINTS[exe]}; or use --dry-run to only generate the project")
     port = None
-    if opts.upload:
-        if opts.dry_run:
-            found = list_ports()
-            port = opts.port or (found[0] if len(found) == 1 else None)
-        else:
-            port = resolve_port(opts.port, list_ports())
+    if opts.upload:  # a dry run prints PORT unless --port names one: it never guesses
+        port = opts.port if opts.dry_run else resolve_port(opts.port, list_ports())
     out = Path(opts.out) if opts.out else files.folder.path.parent / f"firmware-{board.name}-{opts.tool}"
     out = out.resolve()
-    tree = project_tree(opts.tool, board, files.sources, sample_rate=files.sample_rate,
-                        input_samples=files.input_samples, mode=opts.mode, hop_ms=opts.hop_ms, baud=opts.baud)
+    tree = project_tree(opts.tool, board, files.sources, report=files.report, mode=opts.mode, hop_ms=opts.hop_ms,
+                        baud=opts.baud)
     cmds, setup = _commands(opts, board, out, port)
-    info = {"tinykd": __version__, "board": board.name, "tool": opts.tool, "model_hash": model_hash(files.tflite),
+    info = {"tinykd": __version__, "board": board.name, "tool": opts.tool, "model_hash": files.hash,
             "model": str(files.folder.path), "fit": fit.summary(), "mode": opts.mode, "baud": opts.baud,
             "commands": cmds, "setup": setup}
     _write_tree(out, tree, info)

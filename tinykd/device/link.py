@@ -4,6 +4,7 @@ timeout on every read, counting what was garbage, corrupted or missing."""
 from __future__ import annotations
 
 import os
+import termios
 import time
 from dataclasses import dataclass
 
@@ -17,10 +18,15 @@ class BoardGone(TinykdError):
     """The port vanished or failed mid-session (board unplugged, reset with USB re-enumeration)."""
 
 
+WRITE_CHUNK = 512  # bytes per write call; the port's write_timeout bounds each one
+
+
 def list_ports() -> list[str]:
+    """USB serial ports (a dev board's USB-UART or native USB): a motherboard's /dev/ttyS0 is never a board,
+    so ports without a USB vendor id are left out (pass them with --port)."""
     from serial.tools import list_ports as lp
 
-    return sorted(p.device for p in lp.comports())
+    return sorted(p.device for p in lp.comports() if getattr(p, "vid", None) is not None)
 
 
 def describe_ports() -> str:
@@ -130,10 +136,13 @@ class LineReader:
     def write(self, data: bytes) -> None:
         import serial
 
+        # In chunks: the write timeout then means "no progress for that long" (a board that stopped reading),
+        # not "the whole frame took longer" (a 32 KB clip over a slow UART, or an emulated one on a busy host).
         try:
-            self.ser.write(data)
-            self.ser.flush()
+            for start in range(0, len(data), WRITE_CHUNK):
+                self.ser.write(data[start : start + WRITE_CHUNK])
+                self.ser.flush()
         except serial.SerialTimeoutException:
             raise BoardGone(f"port {self.ser.port}: write timed out (board not reading? flow control?)") from None
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:  # termios: the pty vanished mid-flush
             raise BoardGone(f"port {self.ser.port} stopped working ({exc}); was the board unplugged?") from None

@@ -1,5 +1,8 @@
-"""The int8 model a board should run, as the host sees it: flatbuffer, hash, labels, sample rate, arena, and
+"""The int8 model a board should run, as the host sees it: flatbuffer(s), hash, labels, sample rate, arena, and
 the host reference answers from the TFLM interpreter on exactly the board's input.
+
+A signal model is a front end (the Signal-op graph, one hop per invoke) and a body: the reference runs them in
+the firmware's order (tinykd.tflite.stream). A waveform model is one flatbuffer on the clip's PCM.
 
 A model is found from a run folder (RUN/int8/), the int8 folder itself (quantize.json is the record of its
 labels, sample rate and arena; a model whose hash differs from the record is refused), or a loose `.tflite`
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinykd.artifacts import Int8Dir, RunDir, model_hash, model_labels
+from tinykd.artifacts import Int8Dir, RunDir, deployment_hash, model_labels
 from tinykd.errors import TinykdError
 from tinykd.tflite.arena import measure_arena_bytes
 from tinykd.tflite.io import TensorQuant, dequantize, pcm_to_input
@@ -25,20 +28,37 @@ from tinykd.tflite.run import read_tflite, tflm_interpreter
 class DeviceModel:
     """Everything the host needs to talk about a model with a board."""
 
-    path: Path  # the .tflite file
+    path: Path  # the .tflite file (the body of a signal model)
     flatbuffer: bytes
     labels: list[str]
     sample_rate: int
     arena_bytes: int
+    frontend: bytes | None = None  # a signal model's front end
+    stream: dict | None = None  # a signal model's framing: window_samples, hop_samples, frames, bins, clip_samples
     _io: tuple = field(default=(), repr=False)
 
     @property
+    def kind(self) -> str:
+        return "waveform" if self.frontend is None else "signal"
+
+    @property
     def hash(self) -> str:
-        return model_hash(self.flatbuffer)
+        """What the board reports as its model (tinykd.artifacts.deployment_hash)."""
+        return deployment_hash(self.frontend, self.flatbuffer)
 
     @property
     def input_samples(self) -> int:
+        """Samples of one clip the board takes (a verify upload)."""
+        if self.stream is not None:
+            return int(self.stream["clip_samples"])
         return int(self.io()[2][-1])
+
+    def pipeline(self):
+        """A signal model's front end and body in TFLM, run in the firmware's order."""
+        from tinykd.tflite.stream import StreamPipeline
+
+        return StreamPipeline(self.frontend, self.flatbuffer, int(self.stream["window_samples"]),
+                              int(self.stream["hop_samples"]))
 
     def io(self) -> tuple[TensorQuant, TensorQuant, tuple[int, ...]]:
         """(input quantization, output quantization, input shape)."""
@@ -91,9 +111,15 @@ def load_device_model(path: str | os.PathLike, sample_rate: int | None = None) -
         rate = folder.sample_rate()
         if sample_rate is not None and sample_rate != rate:
             raise TinykdError(f"--sample-rate {sample_rate} differs from the {rate} Hz in {folder / Int8Dir.REPORT_JSON}")
-        model = DeviceModel(folder / Int8Dir.TFLITE, folder.flatbuffer(), folder.labels(), rate, folder.arena_bytes())
+        frontend = folder.frontend_flatbuffer()
+        stream = folder.report().get("stream") if frontend is not None else None
+        if frontend is not None and not (isinstance(stream, dict) and {"window_samples", "hop_samples", "clip_samples"} <= set(stream)):
+            raise TinykdError(f"{folder / Int8Dir.REPORT_JSON}: a signal model without its stream framing; run "
+                              "`tinykd quantize` again")
+        model = DeviceModel(folder / Int8Dir.TFLITE, folder.flatbuffer(), folder.labels(), rate, folder.arena_bytes(),
+                            frontend, stream)
     q_in, q_out, shape = model.io()
-    if len(shape) != 2 or shape[0] != 1:
+    if model.kind == "waveform" and (len(shape) != 2 or shape[0] != 1):
         raise TinykdError(f"{model.path}: input shape {list(shape)} is not [1, samples] (a waveform model)")
     n_out = int(np.prod(model.interpreter().get_output_details(0)["shape"]))
     if n_out != len(model.labels):
@@ -106,10 +132,15 @@ class HostReference:
 
     def __init__(self, model: DeviceModel):
         self.model = model
-        self.interp = model.interpreter()
         self.q_in, self.q_out, self.shape = model.io()
+        if model.kind == "signal":
+            self.pipe = model.pipeline()
+        else:
+            self.interp = model.interpreter()
 
     def scores(self, pcm: np.ndarray) -> np.ndarray:
+        if self.model.kind == "signal":  # the front end per hop (reset at the clip's start), then the body
+            return dequantize(self.pipe.run(np.asarray(pcm, dtype=np.int16))[1], self.q_out)
         self.interp.set_input(pcm_to_input(pcm, self.q_in).reshape(self.shape), 0)
         self.interp.invoke()
         return dequantize(np.asarray(self.interp.get_output(0)).reshape(-1), self.q_out)

@@ -3,6 +3,10 @@
 The virtual board (`tinykd sim`) runs exactly this code for framing, CRC, line writing and PCM
 scaling; only inference is done by the TFLM Python interpreter. The library is built once per source
 version into a cache folder (TINYKD_CACHE, else ~/.cache/tinykd) and reused.
+
+`BoardConfig` mirrors `tkd_board_config` field by field. The fields added for the two-model ("signal")
+kind come after the original ones and default to zero, which is the original waveform board, so code that
+fills only the original fields keeps working; `load_core` checks the mirror's size against the C struct.
 """
 
 from __future__ import annotations
@@ -82,7 +86,23 @@ class BoardConfig(ctypes.Structure):
         ("ring_buf", ctypes.c_void_p),
         ("ring_samples", ctypes.c_uint32),
         ("window_buf", ctypes.c_void_p),
+        # additions (signal kind, instruction counter, hello fields); zero = the original board
+        ("kind", ctypes.c_uint8),
+        ("frontend_window", ctypes.c_uint32),
+        ("feature_bins", ctypes.c_uint32),
+        ("feature_frames", ctypes.c_uint32),
+        ("body_every", ctypes.c_uint32),
+        ("frontend", ctypes.c_void_p),
+        ("frontend_reset", ctypes.c_void_p),
+        ("body", ctypes.c_void_p),
+        ("feature_buf", ctypes.c_void_p),
+        ("body_buf", ctypes.c_void_p),
+        ("count", ctypes.c_void_p),
+        ("hello_extra", ctypes.c_char_p),
     ]
+
+
+KIND_WAVEFORM, KIND_SIGNAL = 0, 1
 
 
 WRITE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_uint32)
@@ -90,6 +110,18 @@ INFER_FN = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16), ctypes.c_uint32, ctypes.POINTER(ctypes.c_float),
     ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32),
 )
+# Signal kind: frontend(ctx, pcm, n, features, n_bins, us), frontend_reset(ctx), body(ctx, features, n_frames,
+# n_bins, scores, us); count(ctx) -> instructions executed (optional).
+FRONTEND_FN = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int16), ctypes.c_uint32, ctypes.POINTER(ctypes.c_int8),
+    ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32),
+)
+FRONTEND_RESET_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+BODY_FN = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int8), ctypes.c_uint32, ctypes.c_uint32,
+    ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_uint32),
+)
+COUNT_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
 
 
 @lru_cache(maxsize=1)
@@ -108,6 +140,11 @@ def load_core() -> ctypes.CDLL:
         "tkd_host_board_free": (None, [P]),
         "tkd_host_board_mode": (ctypes.c_uint8, [P]),
         "tkd_host_board_counters": (None, [P, ctypes.POINTER(u32)]),
+        "tkd_host_board_signal_counters": (None, [P, ctypes.POINTER(u32)]),
+        "tkd_host_config_size": (ctypes.c_size_t, []),
+        "tkd_board_set_arena": (None, [P, u32, u32, u32]),
+        "tkd_board_audio_max": (u32, [P]),
+        "tkd_board_send_hello": (None, [P]),
         "tkd_board_reset": (None, [P]),
         "tkd_board_rx": (None, [P, u8p, u32, u32]),
         "tkd_board_poll": (None, [P, u32]),
@@ -117,4 +154,8 @@ def load_core() -> ctypes.CDLL:
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
+    if lib.tkd_host_config_size() != ctypes.sizeof(BoardConfig):
+        raise TinykdError(f"tinykd.device.native.BoardConfig ({ctypes.sizeof(BoardConfig)} bytes) does not mirror "
+                          f"tkd_board_config ({lib.tkd_host_config_size()} bytes) in {core_dir() / 'tkd_board.h'}; "
+                          "update the mirror")
     return lib

@@ -10,18 +10,19 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinykd.boards import DEFAULT_BAUD  # noqa: F401  (re-exported: the host tools' default)
 from tinykd.errors import TinykdError
 
 PROTOCOL_VERSION = 1
-DEFAULT_BAUD = 921_600
 
 FRAME_MAGIC = b"\xa5\x5a"
 FRAME_HEADER = struct.Struct("<2sBBHII")  # magic, type, flags, frame_id, clip_id, payload_len
-FRAME_CLIP, FRAME_HELLO, FRAME_MODE = 1, 2, 3
+FRAME_CLIP, FRAME_HELLO, FRAME_MODE, FRAME_AUDIO = 1, 2, 3, 4
+AUDIO_FLAG_START = 0x01  # AUDIO frame: sample 0 of a new stream (ring, features, front-end state cleared)
 MODE_STREAM, MODE_VERIFY = 0, 1
 LINE_KINDS = "HRANE"
 
@@ -33,8 +34,9 @@ class ProtocolError(TinykdError):
 # -- frames (host -> board) --------------------------------------------------------------------
 
 
-def encode_frame(frame_type: int, frame_id: int, clip_id: int = 0, payload: bytes = b"") -> bytes:
-    body = FRAME_HEADER.pack(FRAME_MAGIC, frame_type, 0, frame_id & 0xFFFF, clip_id & 0xFFFFFFFF, len(payload))
+def encode_frame(frame_type: int, frame_id: int, clip_id: int = 0, payload: bytes = b"", flags: int = 0) -> bytes:
+    body = FRAME_HEADER.pack(FRAME_MAGIC, frame_type, flags & 0xFF, frame_id & 0xFFFF, clip_id & 0xFFFFFFFF,
+                             len(payload))
     body += payload
     return body + struct.pack("<I", zlib.crc32(body[2:]))
 
@@ -45,6 +47,16 @@ def clip_frame(frame_id: int, clip_id: int, pcm: np.ndarray) -> bytes:
     if pcm.dtype != np.int16 or pcm.ndim != 1:
         raise ProtocolError(f"clip {clip_id}: PCM must be a 1-D int16 array, got {pcm.dtype} {pcm.shape}")
     return encode_frame(FRAME_CLIP, frame_id, clip_id, pcm.astype("<i2").tobytes())
+
+
+def audio_frame(frame_id: int, first_sample: int, pcm: np.ndarray, start: bool = False) -> bytes:
+    """An AUDIO frame (stream mode, in place of the microphone): int16 PCM whose first sample is number
+    `first_sample` of the stream; `start` begins a new stream (first_sample must then be 0)."""
+    pcm = np.asarray(pcm)
+    if pcm.dtype != np.int16 or pcm.ndim != 1 or len(pcm) == 0:
+        raise ProtocolError(f"audio at sample {first_sample}: PCM must be a non-empty 1-D int16 array, got {pcm.dtype} {pcm.shape}")
+    return encode_frame(FRAME_AUDIO, frame_id, first_sample, pcm.astype("<i2").tobytes(),
+                        AUDIO_FLAG_START if start else 0)
 
 
 def frame_bytes(n_samples: int) -> int:
@@ -92,6 +104,18 @@ class Hello:
     mode: str
     labels: tuple[str, ...]
     truncated: bool = False
+    # Fields added after version 1 shipped (kind, win, frames, bins, every, audio, arena_used, arena_fe,
+    # arena_body, and board-specific ones): key -> raw text. A board that does not send them has none.
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """"waveform" (one model on raw PCM) or "signal" (per-hop front end + body)."""
+        return self.extra.get("kind", "waveform")
+
+    def extra_int(self, key: str, default: int = 0) -> int:
+        value = self.extra.get(key)
+        return _int(value, key) if value is not None else default
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,9 @@ class Result:
     scores: tuple[float, ...]
     fe_us: int
     inf_us: int
+    # Fields added after version 1 shipped: hops (signal kind: front-end runs counted in fe_us),
+    # fe_ins / inf_ins (instructions, emulated board), end (stream: the window's last sample + 1).
+    extra: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,6 +222,7 @@ def parse_line(raw: bytes | str) -> Line:
     rest = fields[2:]
     if kind == "H":
         kv = _kv(rest)
+        known = {"tinykd", "fw", "board", "model", "sr", "n", "hop", "arena", "mode", "labels", "truncated"}
         try:
             return Hello(
                 seq=seq,
@@ -209,6 +237,7 @@ def parse_line(raw: bytes | str) -> Line:
                 mode=kv["mode"],
                 labels=tuple(unescape(v) for v in kv["labels"].split("|")),
                 truncated=kv.get("truncated") == "1",
+                extra={k: v for k, v in kv.items() if k not in known},
             )
         except KeyError as exc:
             raise ProtocolError(f"hello line lacks {exc.args[0]}=") from None
@@ -218,13 +247,26 @@ def parse_line(raw: bytes | str) -> Line:
         src = re.fullmatch(r"(clip|mic)(\d+)", rest[0])
         if not src:
             raise ProtocolError(f"result source must be clip<N> or mic<N>, got {rest[0]!r}")
-        kv = _kv(rest[-2:])
-        try:
-            fe_us, inf_us = _int(kv["fe_us"], "fe_us"), _int(kv["inf_us"], "inf_us")
-        except KeyError as exc:
-            raise ProtocolError(f"result line lacks {exc.args[0]}=") from None
+        # Scores, then fe_us=, inf_us=, then the key=value fields later versions append.
+        first_kv = next((i for i in range(2, len(rest)) if "=" in rest[i]), len(rest))
+        for f in rest[2:first_kv]:  # a key without its value would otherwise read as a bad score
+            if re.fullmatch(r"[A-Za-z_]\w*", f) and f not in ("nan", "inf"):
+                raise ProtocolError(f"expected key=value, got {f!r}")
+        kv = _kv(rest[first_kv:])
+        keys = [f.partition("=")[0] for f in rest[first_kv:]]
+        if "fe_us" not in keys:
+            raise ProtocolError("result line lacks fe_us=")
+        at = keys.index("fe_us")
+        if at + 1 >= len(keys) or keys[at + 1] != "inf_us":
+            raise ProtocolError("result line lacks inf_us= right after fe_us=")
+        if at != 0:
+            raise ProtocolError("result line: fe_us= must follow the scores")
+        if first_kv == 2:
+            raise ProtocolError("result line has no scores")
+        fe_us, inf_us = _int(kv.pop("fe_us"), "fe_us"), _int(kv.pop("inf_us"), "inf_us")
+        extra = {k: _int(v, k) for k, v in kv.items()}
         return Result(seq, src.group(1), int(src.group(2)), unescape(rest[1]),
-                      tuple(_score(v) for v in rest[2:-2]), fe_us, inf_us)
+                      tuple(_score(v) for v in rest[2:first_kv]), fe_us, inf_us, extra)
     if kind == "A":
         if len(rest) != 1:
             raise ProtocolError("ack line must be A,<seq>,<frame_id>")
@@ -237,6 +279,3 @@ def parse_line(raw: bytes | str) -> Line:
         raise ProtocolError("error line must be E,<seq>,<code>,<detail>")
     return BoardError(seq, unescape(rest[0]), unescape(rest[1]))
 
-
-# `tinykd_model_hash` has one definition, in the emitter that writes it into model_data.cc.
-from tinykd.emit.c_model import model_hash  # noqa: E402,F401

@@ -2,7 +2,8 @@
 
 The protocol side is the firmware's own board-independent C/C++ core (framing, CRC, ACK/NAK, line writing,
 ring buffer, sliding windows, PCM scaling), compiled with the host compiler and driven through ctypes
-(tinykd.device.native); inference is the TFLM interpreter on the int8 model. The pieces: the port
+(tinykd.device.native); inference is the TFLM interpreter on the int8 model (a signal model: the front end once per
+hop and the body, through the core's own scheduler and feature ring, as on a board). The pieces: the port
 (tinykd.device.pty), the microphone (tinykd.device.audio), the faults it can show (tinykd.device.faults).
 """
 
@@ -52,37 +53,67 @@ class VirtualBoard:
         self.faults = FaultInjector(dict(faults or {}), self.rng)
         self.lib = native.load_core()
         n = model.input_samples
-        self.hop = hop or n // 2
-        if not 0 < self.hop <= n:
-            raise TinykdError(f"--hop must be between 1 and the model's {n} input samples, got {self.hop}")
+        self.signal = model.kind == "signal"
+        if self.signal:  # the model's hop; --hop sets how often the body runs, in hops
+            st = model.stream
+            self.hop, self.every = int(st["hop_samples"]), max(1, (hop or st["hop_samples"]) // st["hop_samples"])
+        else:
+            self.hop, self.every = hop or n // 2, 1
+            if not 0 < self.hop <= n:
+                raise TinykdError(f"--hop must be between 1 and the model's {n} input samples, got {self.hop}")
         self.mic = AudioSource(audio if audio is not None else default_audio(model.sample_rate, self.rng))
 
-        self.interp = model.interpreter()
         self.q_in, self.q_out, self.in_shape = model.io()
-        self.in_buf = np.zeros(n, dtype=self.q_in.dtype)
+        if self.signal:
+            self.pipe = model.pipeline()
+        else:
+            self.interp = model.interpreter()
+            self.in_buf = np.zeros(n, dtype=self.q_in.dtype)
         self.n_labels = len(model.labels)
 
         self.port_io = PtyPort(baud)
         self.port = self.port_io.name
         self.reset_on_open = reset_on_open
 
-        # Buffers and strings the C board points to must live as long as it does.
+        # Buffers and strings the C board points to must live as long as it does; sized as the firmware
+        # sizes them (firmware/tinykd_fw/src/tflm/tkd_app.h).
+        if self.signal:
+            window = int(model.stream["window_samples"])
+            ring_samples = window + 4 * self.hop - 1
+        else:
+            window, ring_samples = 0, n + 4 * self.hop
+        features = int(model.stream["frames"]) * int(model.stream["bins"]) if self.signal else 1
         self._keep = [
             labels := (ctypes.c_char_p * self.n_labels)(*[s.encode() for s in model.labels]),
             upload := ctypes.create_string_buffer(2 * n),
-            ring := (ctypes.c_int16 * (n + 4 * self.hop))(),
+            ring := (ctypes.c_int16 * ring_samples)(),
+            feature_ring := (ctypes.c_int8 * features)(),
+            body_in := (ctypes.c_int8 * features)(),
             write_cb := native.WRITE_FN(self._write),
             infer_cb := native.INFER_FN(self._infer),
+            frontend_cb := native.FRONTEND_FN(self._frontend),
+            reset_cb := native.FRONTEND_RESET_FN(self._frontend_reset),
+            body_cb := native.BODY_FN(self._body),
         ]
         cfg = native.BoardConfig(
             fw_version=f"sim-{__version__}".encode(), board_name=b"sim", model_hash=model.hash.encode(),
             labels=ctypes.cast(labels, ctypes.POINTER(ctypes.c_char_p)), n_labels=self.n_labels,
             sample_rate=model.sample_rate, input_samples=n, arena_bytes=model.arena_bytes, hop_samples=self.hop,
             default_mode=MODE_STREAM if mode == "stream" else MODE_VERIFY,
-            write=ctypes.cast(write_cb, ctypes.c_void_p), infer=ctypes.cast(infer_cb, ctypes.c_void_p),
-            upload_buf=ctypes.addressof(upload), ring_buf=ctypes.addressof(ring), ring_samples=n + 4 * self.hop,
+            write=ctypes.cast(write_cb, ctypes.c_void_p),
+            infer=None if self.signal else ctypes.cast(infer_cb, ctypes.c_void_p),
+            upload_buf=ctypes.addressof(upload), ring_buf=ctypes.addressof(ring), ring_samples=ring_samples,
             window_buf=ctypes.addressof(upload),  # shared, as in the sketch (tkd_board.h)
+            hello_extra=self._hello_extra(baud),
         )
+        if self.signal:
+            cfg.kind = native.KIND_SIGNAL
+            cfg.frontend_window, cfg.feature_bins = window, int(model.stream["bins"])
+            cfg.feature_frames, cfg.body_every = int(model.stream["frames"]), self.every
+            cfg.frontend = ctypes.cast(frontend_cb, ctypes.c_void_p)
+            cfg.frontend_reset = ctypes.cast(reset_cb, ctypes.c_void_p)
+            cfg.body = ctypes.cast(body_cb, ctypes.c_void_p)
+            cfg.feature_buf, cfg.body_buf = ctypes.addressof(feature_ring), ctypes.addressof(body_in)
         self._keep.append(cfg)
         self.board = self.lib.tkd_host_board_new(ctypes.byref(cfg))
         if not self.board:
@@ -90,7 +121,13 @@ class VirtualBoard:
         self.resets = 0
         self.t0 = time.monotonic()
 
-    # -- the board's two callbacks -----------------------------------------------------------
+    def _hello_extra(self, baud: int) -> bytes:
+        """What the hello says about the link: a pseudo-terminal, and the baud rate it emulates (0: none)."""
+        text = f",link=pty,emulated_baud={int(baud)}".encode()
+        self._keep.append(text)
+        return text
+
+    # -- the board's callbacks ---------------------------------------------------------------
     def _write(self, _ctx, data, n) -> None:
         out = self.faults.outgoing(bytearray(ctypes.string_at(data, n)))
         if out is not None:
@@ -108,23 +145,58 @@ class VirtualBoard:
             t1 = time.perf_counter_ns()
             self.interp.set_input(self.in_buf.reshape(self.in_shape), 0)
             self.interp.invoke()
-            raw = np.ascontiguousarray(np.asarray(self.interp.get_output(0)).reshape(-1))
-            if self.q_out.dtype == np.int8:
-                out = np.zeros(self.n_labels, dtype=np.float32)
-                self.lib.tkd_dequantize_int8(raw.ctypes.data, self.n_labels, self.q_out.scale, self.q_out.zero_point,
-                                             out.ctypes.data)
-            else:
-                out = raw.astype(np.float32)
-            out = self.faults.scores(out)
-            if self.faults.slow_ms:
-                time.sleep(self.faults.slow_ms / 1000.0)
+            self._scores_out(self.interp.get_output(0), scores)
             t2 = time.perf_counter_ns()
-            for i in range(self.n_labels):
-                scores[i] = float(out[i])
             fe_us[0] = (t1 - t0) // 1000
             inf_us[0] = (t2 - t1) // 1000
             return 0
         except Exception:  # a callback must not raise into C; the board reports an error line
+            traceback.print_exc(file=sys.stderr)
+            return 1
+
+    def _scores_out(self, raw: np.ndarray, scores) -> None:
+        """Dequantize with the firmware's own code, apply the faults, and hand the scores to the core."""
+        raw = np.ascontiguousarray(np.asarray(raw).reshape(-1))
+        if self.q_out.dtype == np.int8:
+            out = np.zeros(self.n_labels, dtype=np.float32)
+            self.lib.tkd_dequantize_int8(raw.ctypes.data, self.n_labels, self.q_out.scale, self.q_out.zero_point,
+                                         out.ctypes.data)
+        else:
+            out = raw.astype(np.float32)
+        out = self.faults.scores(out)
+        if self.faults.slow_ms:
+            time.sleep(self.faults.slow_ms / 1000.0)
+        for i in range(self.n_labels):
+            scores[i] = float(out[i])
+
+    def _frontend(self, _ctx, pcm, n, features, n_bins, us) -> int:
+        try:
+            t0 = time.perf_counter_ns()
+            frame = np.ctypeslib.as_array(pcm, shape=(n,)).copy()
+            feats = self.pipe.hop_features(frame)
+            ctypes.memmove(features, feats.astype(np.int8).ctypes.data, n_bins)
+            us[0] = (time.perf_counter_ns() - t0) // 1000
+            return 0
+        except Exception:  # a callback must not raise into C; the board reports an error line
+            traceback.print_exc(file=sys.stderr)
+            return 1
+
+    def _frontend_reset(self, _ctx) -> int:
+        try:
+            self.pipe.reset()
+            return 0
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            return 1
+
+    def _body(self, _ctx, features, n_frames, n_bins, scores, us) -> int:
+        try:
+            t0 = time.perf_counter_ns()
+            feats = np.ctypeslib.as_array(features, shape=(n_frames * n_bins,)).copy().reshape(n_frames, n_bins)
+            self._scores_out(self.pipe.classify(feats), scores)
+            us[0] = (time.perf_counter_ns() - t0) // 1000
+            return 0
+        except Exception:
             traceback.print_exc(file=sys.stderr)
             return 1
 

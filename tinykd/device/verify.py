@@ -80,16 +80,18 @@ class VerifyReport:
 
 def load_clips(model: DeviceModel, data: str | Path, split: str = "test", limit: int | None = None,
                progress: bool = False) -> Clips:
-    """The split of DATA as int16 clips of the model's length, with the run's data settings."""
+    """The split of DATA (train, val, test, or all of it) as int16 clips of the model's length, with the run's data
+    settings. No split is demanded beyond the one sent: new recordings that hold only test clips verify too."""
     from tinykd.data import load_dataset
 
     cfg = model.data_config()
-    ds = load_dataset(data, cfg, progress=progress)
     if cfg.clip_samples != model.input_samples:
         raise TinykdError(f"{data}: clips of {cfg.clip_samples} samples but the model takes {model.input_samples}")
+    ds = load_dataset(data, cfg, progress=progress, require_splits=())
     arrays = ds.load_split(split)
     if len(arrays) == 0:
-        raise TinykdError(f"{data}: the {split!r} split is empty; pick another with --split")
+        raise TinykdError(f"{data}: the {split!r} split is empty ({ds.split_how}); pick another with --split "
+                          "(all: every clip)")
     index = {name: i for i, name in enumerate(model.labels)}
     unknown = sorted(set(ds.labels) - set(index))
     if unknown:
@@ -182,7 +184,7 @@ class _Session:
             fid = self.next_id()
             t0 = time.monotonic()
             self.reader.write(clip_frame(fid, clip_id, pcm))
-            deadline = t0 + self.opts.answer_timeout
+            deadline = time.monotonic() + self.opts.answer_timeout  # from the last byte sent: uploads take time
             why = f"no answer within {self.opts.answer_timeout:g} s"
             while (left := deadline - time.monotonic()) > 0:
                 line = self.reader.read_line(left)
@@ -221,6 +223,18 @@ def _stats(values: list[float]) -> dict:
             "max": float(a.max()), "min": float(a.min())}
 
 
+def link_kind(extra: dict) -> str:
+    """Whether the throughput was paced by a baud rate: a real UART is; a pseudo-terminal only when the virtual
+    board emulates one (`tinykd sim --emulate-baud`); QEMU's UART is not paced."""
+    if extra.get("link") == "pty":
+        baud = str(extra.get("emulated_baud", "0"))
+        return (f"virtual board, baud rate emulated at {baud}" if baud.isdigit() and int(baud) > 0
+                else "virtual board on a pseudo-terminal: no baud rate applied")
+    if extra.get("clock") == "icount":
+        return "emulated board (QEMU): its UART is not paced, no baud rate applied"
+    return "serial port: paced by the baud rate (native-USB boards ignore it)"
+
+
 def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOptions | None = None,
                  report_path: str | Path | None = None, progress: bool = False) -> VerifyReport:
     """Run every clip on the board and on the host.
@@ -235,6 +249,7 @@ def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOption
                           min_agreement=opts.min_agreement)
     agree = parity = board_ok = host_ok = with_truth = 0
     fe, inf, rtt = [], [], []
+    ins: dict[str, list[float]] = {"fe_ins_per_hop": [], "inf_ins": []}  # emulated boards count instructions
     session = _Session(port, model, opts)
     try:
         hello = session.handshake()
@@ -246,7 +261,8 @@ def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOption
     bar = None
     try:
         report.board = {"firmware": hello.firmware, "board": hello.board, "arena_bytes": hello.arena_bytes,
-                        "sample_rate": hello.sample_rate, "input_samples": hello.input_samples}
+                        "sample_rate": hello.sample_rate, "input_samples": hello.input_samples,
+                        "extra": dict(hello.extra)}
         if progress:
             from rich.progress import Progress
 
@@ -288,6 +304,11 @@ def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOption
             fe.append(answer.fe_us)
             inf.append(answer.inf_us)
             rtt.append(seconds * 1000)
+            extra = getattr(answer, "extra", None) or {}
+            if isinstance(extra.get("inf_ins"), (int, float)):
+                ins["inf_ins"].append(float(extra["inf_ins"]))
+            if isinstance(extra.get("fe_ins"), (int, float)) and isinstance(extra.get("hops"), int) and extra["hops"] > 0:
+                ins["fe_ins_per_hop"].append(extra["fe_ins"] / extra["hops"])
         report.complete = True
     except BoardGone as exc:
         report.error = f"{exc} ({report.answered} of {report.n_clips} clips answered; they are kept in the report)"
@@ -308,6 +329,7 @@ def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOption
         if with_truth:
             report.board_accuracy, report.host_accuracy = board_ok / with_truth, host_ok / with_truth
         report.latency = {"fe_us": _stats(fe), "inf_us": _stats(inf), "round_trip_ms": _stats(rtt)}
+        report.latency.update({k: _stats(v) for k, v in ins.items() if v})
         per_clip = frame_bytes(model.input_samples)
         report.throughput = {
             "clips_per_s": report.answered / elapsed if elapsed > 0 else 0.0,
@@ -315,6 +337,7 @@ def verify_clips(port: str, model: DeviceModel, clips: Clips, opts: VerifyOption
             "baud": opts.baud,
             # 10 bits per byte on a UART (start + 8 data + stop), upload only: the answer lines go the other way
             "baud_limit_clips_per_s": opts.baud / 10 / per_clip,
+            "link": link_kind(report.board.get("extra", {})),
         }
         report.passed = report.complete and report.answered == report.n_clips and report.agreement >= opts.min_agreement
         if report.answered == 0 and report.error is None:
@@ -332,6 +355,8 @@ def verify(port: str, model_path: str | Path, data: str | Path, split: str = "te
     opts = opts or VerifyOptions()
     if not 0.0 <= opts.min_agreement <= 1.0:
         raise TinykdError(f"--min-agreement must be between 0 and 1, got {opts.min_agreement}")
+    if report_path is not None and Path(report_path).is_dir():  # found now, not after the whole session
+        raise TinykdError(f"--report {report_path}: is a folder; give the path of a JSON file")
     model = load_device_model(model_path)
     clips = load_clips(model, data, split, opts.limit, progress=progress)
     return verify_clips(port, model, clips, opts, report_path or model.path.parent / Int8Dir.VERIFY, progress)

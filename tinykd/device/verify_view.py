@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tinykd.device.verify import VerifyReport
 
 
 def print_verify_report(console: Console, rep: VerifyReport) -> None:
-    t = Table(title=f"verify {rep.port}  model {rep.model_hash}", show_header=False)
+    t = Table(title=escape(f"verify {rep.port}  model {rep.model_hash}"), show_header=False)
     t.add_column(style="bold")
     t.add_column()
     t.add_row("clips answered", f"{rep.answered} / {rep.n_clips}")
@@ -24,7 +25,7 @@ def print_verify_report(console: Console, rep: VerifyReport) -> None:
     th = rep.throughput
     if th:
         t.add_row("throughput", f"{th['clips_per_s']:.1f} clips/s (baud limit {th['baud_limit_clips_per_s']:.1f} at "
-                                f"{th['baud']} baud, {th['bytes_per_clip']} B/clip)")
+                                f"{th['baud']} baud, {th['bytes_per_clip']} B/clip; {th.get('link', 'link unknown')})")
     ln = rep.link
     if ln:
         t.add_row("link", f"{ln['resends']} resends, {ln['naks']} NAKs, {ln['bad_lines']} bad lines, "
@@ -32,9 +33,9 @@ def print_verify_report(console: Console, rep: VerifyReport) -> None:
     console.print(t)
     for m in rep.mismatches[:20]:
         console.print(f"  mismatch clip {m['clip']} {m['file']}: board {m['board']} host {m['host']} "
-                      f"(max score diff {m['max_score_diff']:.2g})", highlight=False)
+                      f"(max score diff {m['max_score_diff']:.2g})", highlight=False, markup=False)
     for f in rep.failures[:20]:
-        console.print(f"  failed clip {f['clip']} {f['file']}: {f['why']}", highlight=False)
+        console.print(f"  failed clip {f['clip']} {f['file']}: {f['why']}", highlight=False, markup=False)
     if rep.report_file:
-        console.print(f"report: {rep.report_file}")
+        console.print(f"report: {rep.report_file}", highlight=False, markup=False)
     console.print("[green]PASS[/]" if rep.passed else "[red]FAIL[/]")

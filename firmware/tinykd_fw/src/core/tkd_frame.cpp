@@ -24,7 +24,9 @@ void tkd_frame_parser_init(tkd_frame_parser* p, uint8_t* payload, uint32_t capac
   p->state = S_MAGIC0;
 }
 
-static int known_type(uint8_t t) { return t == TKD_FRAME_CLIP || t == TKD_FRAME_HELLO || t == TKD_FRAME_MODE; }
+static int known_type(uint8_t t) {
+  return t == TKD_FRAME_CLIP || t == TKD_FRAME_HELLO || t == TKD_FRAME_MODE || t == TKD_FRAME_AUDIO;
+}
 
 tkd_frame_status tkd_frame_poll(tkd_frame_parser* p, uint32_t now_ms) {
   if (p->state == S_MAGIC0 || now_ms - p->last_ms <= TKD_FRAME_TIMEOUT_MS) return TKD_FRAME_NONE;
@@ -104,12 +106,17 @@ int tkd_frame_busy(const tkd_frame_parser* p) { return p->state != S_MAGIC0; }
 
 size_t tkd_frame_encode(uint8_t type, uint16_t frame_id, uint32_t clip_id, const uint8_t* payload,
                         uint32_t payload_len, uint8_t* out, size_t out_cap) {
+  return tkd_frame_encode_flags(type, 0, frame_id, clip_id, payload, payload_len, out, out_cap);
+}
+
+size_t tkd_frame_encode_flags(uint8_t type, uint8_t flags, uint16_t frame_id, uint32_t clip_id,
+                              const uint8_t* payload, uint32_t payload_len, uint8_t* out, size_t out_cap) {
   size_t total = TKD_FRAME_HEADER_BYTES + static_cast<size_t>(payload_len) + TKD_FRAME_TRAILER_BYTES;
   if (out_cap < total) return 0;
   out[0] = TKD_FRAME_MAGIC0;
   out[1] = TKD_FRAME_MAGIC1;
   out[2] = type;
-  out[3] = 0;
+  out[3] = flags;
   out[4] = static_cast<uint8_t>(frame_id);
   out[5] = static_cast<uint8_t>(frame_id >> 8);
   wr_u32(out + 6, clip_id);

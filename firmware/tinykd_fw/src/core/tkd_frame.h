@@ -52,6 +52,9 @@ int tkd_frame_busy(const tkd_frame_parser* p);
 // Writes a whole frame into out (header + payload + crc); returns its size, or 0 if out is too small.
 size_t tkd_frame_encode(uint8_t type, uint16_t frame_id, uint32_t clip_id, const uint8_t* payload,
                         uint32_t payload_len, uint8_t* out, size_t out_cap);
+// The same with a flags byte (AUDIO frames: TKD_AUDIO_FLAG_START).
+size_t tkd_frame_encode_flags(uint8_t type, uint8_t flags, uint16_t frame_id, uint32_t clip_id,
+                              const uint8_t* payload, uint32_t payload_len, uint8_t* out, size_t out_cap);
 
 #ifdef __cplusplus
 }

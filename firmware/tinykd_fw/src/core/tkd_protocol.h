@@ -22,9 +22,18 @@ enum tkd_frame_type {
   TKD_FRAME_CLIP = 1,   // payload: int16 LE PCM, exactly input_samples samples
   TKD_FRAME_HELLO = 2,  // payload: empty; the board answers with its hello line
   TKD_FRAME_MODE = 3,   // payload: 1 byte, a tkd_mode
+  TKD_FRAME_AUDIO = 4,  // stream mode: int16 LE PCM in place of the microphone; clip_id = number of the
+                        // first sample since the stream started (mod 2^32); flags: TKD_AUDIO_FLAG_START
 };
 
+// AUDIO frame flag: this frame starts a new stream (sample 0; audio ring, features and front-end state
+// cleared). A repeated AUDIO frame (same clip_id) is acknowledged and not pushed twice.
+#define TKD_AUDIO_FLAG_START 0x01u
+
 enum tkd_mode { TKD_MODE_STREAM = 0, TKD_MODE_VERIFY = 1 };
+
+// What the board runs: one model on raw PCM windows, or a per-hop front end feeding a body.
+enum tkd_kind { TKD_KIND_WAVEFORM = 0, TKD_KIND_SIGNAL = 1 };
 
 // A partial frame that receives no byte for this long is dropped (NAK "timeout"): a stalled upload must not wedge the board.
 #define TKD_FRAME_TIMEOUT_MS 1000u
