@@ -30,3 +30,53 @@ def make_tree(root: Path, rel_paths: list[str], rate: int = 16000) -> Path:
     for rel in rel_paths:
         write_wav(root / rel, noise_clip(rel, rate=rate), rate=rate)
     return root
+
+
+# -- permissions ---------------------------------------------------------------------------------------------
+# A file mode of 000 stops a normal user, not root: as root (CI containers) the checks run with the effective
+# user id switched to `nobody` for their duration, so the kernel really refuses the read. Their files must live
+# under a folder nobody may traverse (pytest's tmp folders are private to their owner): `shared_tmp`.
+
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+NOBODY = 65534
+
+
+@contextlib.contextmanager
+def shared_tmp():
+    """A fresh folder anyone may read and traverse (removed afterwards)."""
+    path = Path(tempfile.mkdtemp(prefix="tinykd-perm-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for folder, dirs, _ in os.walk(path):
+            for d in dirs:
+                os.chmod(os.path.join(folder, d), 0o755)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def open_tree(root: Path) -> None:
+    """Make every folder under `root` traversable and every file readable by anyone (before chmod 000 one)."""
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
+@contextlib.contextmanager
+def unprivileged():
+    """Run the block as a user the file modes apply to (`nobody` when the tests run as root)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)

@@ -12,7 +12,7 @@ from tinykd.cli import main
 
 def test_synth_then_info_with_json(tmp_path, capsys):
     out = tmp_path / "synth"
-    assert main(["data", "synth", str(out), "--classes", "3", "--clips-per-class", "4", "--speakers", "2", "--seed", "1"]) == 0
+    assert main(["data", "synth", str(out), "--kind", "tones", "--classes", "3", "--clips-per-class", "4", "--speakers", "2", "--seed", "1"]) == 0
     printed = capsys.readouterr().out
     assert "wrote 12 clips" in printed and f"tinykd data info {out}" in printed
     summary_path = tmp_path / "info.json"
@@ -51,7 +51,7 @@ def test_info_lists_every_problem_file_and_strict_stops(tmp_path, capsys):
         (["data", "info", "{tmp}", "--format", "mp3"], "unknown data format 'mp3'"),
         (["data", "info", "{tmp}", "--split", "by-speaker"], "unreadable split"),
         (["data", "info", "{tmp}", "--split", "speaker:nobody"], "unknown speaker 'nobody'"),
-        (["data", "synth", "{tmp}/s", "--classes", "99"], "n_classes must be 1..24"),
+        (["data", "synth", "{tmp}/s", "--kind", "tones", "--classes", "99"], "n_classes must be 1..24"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(tmp_path, capsys, args, needle):

@@ -327,3 +327,20 @@ def test_a_library_that_keeps_state_between_utterances_is_refused():
                 engine._check_fresh()
         finally:
             _unload(pin._handle)
+
+
+@needs_espeak
+def test_cli_makes_the_speech_set_by_default_and_replaces_it_only_with_force(tmp_path, capsys):
+    from tinykd.cli import main
+
+    out = tmp_path / "words"
+    assert main(["data", "synth", str(out), "--words", "yes,no", "--clip-seconds", "0.5", "--sample-rate", "8000"]) == 0
+    meta = json.loads((out / "speech.json").read_text())
+    assert sorted(w for w, _ in SpeechSynthConfig(words="yes,no").word_list()) == sorted(p.name for p in out.iterdir() if p.is_dir())
+    with open(out / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(meta["files"]) and {r["split"] for r in rows} >= {"train", "test"}
+    assert "next: tinykd data info" in capsys.readouterr().out
+    assert main(["data", "synth", str(out), "--words", "yes,no"]) == 2  # an earlier set stays without --force
+    assert "pass --force" in capsys.readouterr().err
+    assert json.loads((out / "speech.json").read_text()) == meta

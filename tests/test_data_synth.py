@@ -49,15 +49,48 @@ def test_clip_contents_are_sane(synth_root):
         assert x.std() > 0.005  # not silence
 
 
-def test_rerun_replaces_an_earlier_set_but_refuses_foreign_folders(tmp_path):
+def _synth_args(out, classes=2):
+    return ["data", "synth", str(out), "--kind", "tones", "--classes", str(classes), "--clips-per-class", "2", "--speakers", "1"]
+
+
+def test_rerun_needs_force_and_force_replaces_only_an_earlier_set(tmp_path, capsys):
+    from tinykd.cli import main
+
     synthesize(tmp_path / "s", SynthConfig(n_classes=4, clips_per_class=2, n_speakers=1))
-    synthesize(tmp_path / "s", SynthConfig(n_classes=2, clips_per_class=2, n_speakers=1))
+    with pytest.raises(DatasetError, match="not empty"):  # the library never replaces anything
+        synthesize(tmp_path / "s", SynthConfig(n_classes=2, clips_per_class=2, n_speakers=1))
+    assert main(_synth_args(tmp_path / "s")) == 2
+    assert "synth folder exists; use --force to replace it" in capsys.readouterr().err
+    assert main(_synth_args(tmp_path / "s") + ["--force"]) == 0
+    assert f"replaced the tinykd synth folder {tmp_path / 's'}" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == sorted(c.name for c in class_specs(2))
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
     with pytest.raises(DatasetError, match="not empty"):
         synthesize(tmp_path / "mine", SynthConfig(n_classes=2, clips_per_class=1))
+    assert main(_synth_args(tmp_path / "mine") + ["--force"]) == 2
+    assert "not a tinykd synth folder" in capsys.readouterr().err
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
+
+
+def test_a_crafted_synth_json_never_deletes_outside_the_folder(tmp_path, capsys):
+    """synth.json names `../victim` (and an absolute path) as classes: --force replaces DIR as a whole and
+    deletes nothing by a name read from the file."""
+    from tinykd.cli import main
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    out = tmp_path / "set"
+    synthesize(out, SynthConfig(n_classes=2, clips_per_class=1, n_speakers=1))
+    meta = json.loads((out / "synth.json").read_text())
+    meta["classes"] += [{"name": "../victim"}, {"name": str(victim)}]
+    (out / "synth.json").write_text(json.dumps(meta))
+    assert main(_synth_args(out)) == 2
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert main(_synth_args(out) + ["--force"]) == 0
+    assert (victim / "keep.txt").read_text() == "mine"
+    assert json.loads((out / "synth.json").read_text())["n_files"] == 4
 
 
 @pytest.mark.parametrize(

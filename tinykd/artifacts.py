@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tinykd.configio import from_dict, load_json, save_json
+from tinykd.configio import from_dict, is_inside, load_json, os_reason, save_json
 from tinykd.errors import CacheError, TinykdError
 
 MARKER = "tinykd.json"
@@ -56,6 +57,12 @@ def marker_kind(folder: str | os.PathLike) -> str | None:
 def model_hash(flatbuffer: bytes) -> str:
     """First 16 hex characters of sha256(.tflite): how firmware, host and records agree on a model."""
     return hashlib.sha256(flatbuffer).hexdigest()[:16]
+
+
+def deployment_hash(frontend: bytes | None, body: bytes) -> str:
+    """What a board reports as its model: the body's hash for a waveform model, and for a signal model the
+    first 16 hex characters of sha256(front end + body), so a board with another front end is told apart."""
+    return model_hash(body) if frontend is None else model_hash(frontend + body)
 
 
 def read_labels(path: str | os.PathLike) -> list[str]:
@@ -91,7 +98,7 @@ class ArtifactDir:
             return kind == self.kind
         try:
             return self._looks_like()
-        except (OSError, ValueError, TinykdError):
+        except (OSError, ValueError, AttributeError, TinykdError):
             return False
 
     def _looks_like(self) -> bool:
@@ -148,7 +155,8 @@ class CacheDir(ArtifactDir):
     VERSION = 1
 
     def _looks_like(self) -> bool:
-        return json.loads((self.path / self.META).read_text(encoding="utf-8")).get("format") == self.FORMAT
+        doc = json.loads((self.path / self.META).read_text(encoding="utf-8"))
+        return isinstance(doc, dict) and doc.get("format") == self.FORMAT
 
     @staticmethod
     def shard_name(index: int) -> str:
@@ -268,11 +276,15 @@ def model_labels(model_path: str | os.PathLike) -> list[str]:
 
 
 class Int8Dir(ArtifactDir):
-    """`tinykd quantize`: the int8 flatbuffer, quantize.json (THE record: labels, sample rate, tensors, arena,
-    accuracy), report.md, labels.json and the emitted C sources. verify.json is added by `tinykd verify`."""
+    """`tinykd quantize`: the int8 flatbuffer(s), quantize.json (THE record: labels, sample rate, tensors, arena,
+    accuracy), report.md, labels.json and the emitted C sources. verify.json is added by `tinykd verify`.
+
+    A "signal" model is two flatbuffers: frontend.tflite (the Signal-op front end, one hop per invoke) and
+    model_int8.tflite (the int8 body); a "waveform" model (a logmel research preset) is model_int8.tflite alone."""
 
     kind = "int8"
     TFLITE = "model_int8.tflite"
+    FRONTEND_TFLITE = "frontend.tflite"
     REPORT_JSON = "quantize.json"
     REPORT = REPORT
     LABELS = LABELS
@@ -326,10 +338,35 @@ class Int8Dir(ArtifactDir):
 
     def flatbuffer(self) -> bytes:
         """The .tflite bytes, refused when they are not the model quantize.json describes."""
-        data = (self.path / self.TFLITE).read_bytes()
-        recorded = self.report().get("model", {}).get("hash16")
+        try:
+            data = (self.path / self.TFLITE).read_bytes()
+        except OSError as exc:
+            raise TinykdError(f"{self.path / self.TFLITE}: cannot read it ({os_reason(exc)})") from None
+        model = self.report().get("model")
+        recorded = model.get("hash16") if isinstance(model, dict) else None
         if recorded != model_hash(data):
             raise TinykdError(f"{self.path / self.TFLITE} does not match {self.path / self.REPORT_JSON} (hash differs); "
+                              "run `tinykd quantize` again")
+        return data
+
+    def model_kind(self) -> str:
+        """"signal" (front end + body) or "waveform" (one model)."""
+        return "signal" if self.report().get("kind") == "signal" else "waveform"
+
+    def frontend_flatbuffer(self) -> bytes | None:
+        """A signal model's front end (frontend.tflite), refused when it is not the one quantize.json
+        describes; None for a waveform model."""
+        if self.model_kind() != "signal":
+            return None
+        path = self.path / self.FRONTEND_TFLITE
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise TinykdError(f"{path}: cannot read it ({os_reason(exc)})") from None
+        frontend = self.report().get("frontend")
+        recorded = frontend.get("hash16") if isinstance(frontend, dict) else None
+        if recorded != model_hash(data):
+            raise TinykdError(f"{path} does not match {self.path / self.REPORT_JSON} (hash differs); "
                               "run `tinykd quantize` again")
         return data
 
@@ -350,7 +387,43 @@ class Int8Dir(ArtifactDir):
         return DataConfig(**{"sample_rate": self.sample_rate(), **overrides})
 
 
-KINDS: dict[str, type[ArtifactDir]] = {k.kind: k for k in (TeacherDir, CacheDir, RunDir, Int8Dir)}
+# -- folders of several artifacts ------------------------------------------------------------------
+
+
+class SynthDir(ArtifactDir):
+    """`tinykd data synth`: the built-in data set (class folders of WAVs, README.md, synth.json written last)."""
+
+    kind = "synth"
+    META = "synth.json"  # tinykd.data.synth.MARKER
+    GENERATOR = "tinykd.data.synth"
+
+    def _looks_like(self) -> bool:
+        doc = json.loads((self.path / self.META).read_text(encoding="utf-8"))
+        return isinstance(doc, dict) and doc.get("generator") == self.GENERATOR
+
+
+class SweepDir(ArtifactDir):
+    """`tinykd sweep`: one run folder per cell, sweep.json, the ablation table and plots."""
+
+    kind = "sweep"
+    META = "sweep.json"
+
+    def _looks_like(self) -> bool:
+        return isinstance(json.loads((self.path / self.META).read_text(encoding="utf-8")), dict)
+
+
+class DemoDir(ArtifactDir):
+    """`tinykd demo`: every stage's folder (data, teacher, cache, runs), demo_config.json, the summary."""
+
+    kind = "demo"
+    CONFIG = "demo_config.json"
+
+    def _looks_like(self) -> bool:
+        return isinstance(json.loads((self.path / self.CONFIG).read_text(encoding="utf-8")), dict)
+
+
+KINDS: dict[str, type[ArtifactDir]] = {k.kind: k for k in (TeacherDir, CacheDir, RunDir, Int8Dir, SynthDir, SweepDir,
+                                                           DemoDir)}
 
 
 def describe_folder(path: str | os.PathLike) -> str:
@@ -374,32 +447,84 @@ def describe_folder(path: str | os.PathLike) -> str:
 # -- replacing an output folder -----------------------------------------------------------------------
 
 
-def prepare_output(folder: ArtifactDir, *, resume: bool = False, force: bool = False) -> tuple[bool, str | None]:
+def _is_empty(path: Path) -> bool:
+    """Nothing in it but, at most, a marker: a command that stopped right after creating its output folder (bad
+    data, say) has written nothing, and the next attempt must not be told the folder "exists"."""
+    return all(p.name == MARKER for p in path.iterdir())
+
+
+def _entries(path: Path) -> int:
+    try:
+        return sum(1 for _ in path.iterdir())
+    except OSError:
+        return 0
+
+
+def check_output(folder: ArtifactDir, *, resume: bool = False, force: bool = False, resumable: bool = True,
+                 inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Raise the one-line refusal `prepare_output` would give, without touching anything.
+
+    Commands that work a while before writing (load the data, the base model) call this first, so a folder
+    that will be refused is refused at once; `prepare_output` repeats the check when it is time to write.
+    """
+    path, kind = folder.path, folder.kind
+    if resume and force:
+        raise TinykdError("give either --resume or --force, not both")
+    if path.is_symlink():
+        raise TinykdError(f"{path}: is a symbolic link; give the folder it points to, or another --out")
+    if path.exists() and not path.is_dir():
+        raise TinykdError(f"{path}: exists and is not a folder; choose another --out")
+    if not path.exists():
+        return
+    try:
+        empty = _is_empty(path)
+    except OSError as exc:
+        raise TinykdError(f"{path}: cannot read the folder ({os_reason(exc)}); choose another --out") from None
+    if empty:
+        return
+    if not folder.is_own_kind():
+        action = "choose another --out"
+        if force:
+            action = f"refusing to delete it with --force (it replaces only a tinykd {kind} folder); {action}"
+        elif resume:
+            action = f"nothing to resume; {action}"
+        raise TinykdError(f"{path}: not a tinykd {kind} folder ({describe_folder(path)}); {action}")
+    if force:
+        for item in inputs:
+            if is_inside(item, path) or is_inside(os.path.realpath(item), os.path.realpath(path)):
+                raise TinykdError(f"{path}: --force would delete {item}, an input of this command, that lies inside it; "
+                                  "choose another --out")
+        return
+    if resume:
+        return
+    how = "use --resume to continue it or --force to start over" if resumable else "use --force to replace it"
+    raise TinykdError(f"{path}: {kind} folder exists; {how}")
+
+
+def prepare_output(folder: ArtifactDir, *, resume: bool = False, force: bool = False, resumable: bool = True,
+                   inputs: Iterable[str | os.PathLike] = ()) -> tuple[bool, str | None]:
     """Make `folder` ready to be written: (resuming, what --force replaced or None).
 
     A new or empty folder is created and marked. An existing one is continued with `resume`, replaced with
     `force` (deleted, then created again) only when it is a tinykd folder of the same kind, and refused
-    otherwise: tinykd never deletes a folder it did not make.
+    otherwise: tinykd never deletes a folder it did not make, nor one that holds one of the command's
+    `inputs` (the data, a teacher, a cache). `resumable=False` for commands that cannot continue a folder
+    (their refusal then points at --force alone).
     """
     import shutil
 
+    check_output(folder, resume=resume, force=force, resumable=resumable, inputs=inputs)
     path, kind = folder.path, folder.kind
-    if resume and force:
-        raise TinykdError("give either --resume or --force, not both")
-    if path.exists() and not path.is_dir():
-        raise TinykdError(f"{path}: exists and is not a folder; choose another --out")
-    if not path.exists() or not any(path.iterdir()):
+    if not path.exists() or _is_empty(path):
         folder.mark()
         return False, None
-    if not folder.is_own_kind():
-        action = {True: "refusing to delete it with --force", False: "choose another --out"}[force]
-        if resume:
-            action = "nothing to resume"
-        raise TinykdError(f"{path}: not a tinykd {kind} folder ({describe_folder(path)}); {action}")
     if force:
-        shutil.rmtree(path)
+        n = _entries(path)
+        try:
+            shutil.rmtree(path)
+        except OSError as exc:
+            raise TinykdError(f"{path}: cannot delete the old {kind} folder ({os_reason(exc)}); remove it yourself "
+                              "or choose another --out") from None
         folder.mark()
-        return False, f"replaced the tinykd {kind} folder {path}"
-    if resume:
-        return True, None
-    raise TinykdError(f"{path}: {kind} folder exists; use --resume to continue it or --force to start over")
+        return False, f"replaced the tinykd {kind} folder {path} ({n} entr{'y' if n == 1 else 'ies'} deleted)"
+    return True, None

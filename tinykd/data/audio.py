@@ -17,6 +17,14 @@ import soundfile as sf
 from tinykd.errors import AudioError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
+# Float files may hold any value; audio lives in [-1, 1]. A peak beyond this (6 dB over full scale) is not a
+# recording but a broken export (e.g. samples at 1e30, whose squares overflow float32 and turn the training
+# loss into NaN). Peaks between 1 and this are kept: the board's int16 input saturates them.
+MAX_FLOAT_PEAK = 2.0
+
+
+class UnreadableAudioError(AudioError):
+    """A file tinykd may not read (permissions): the user's to fix, never a corrupt file to skip quietly."""
 
 
 @dataclass
@@ -38,8 +46,16 @@ def decode(path: str | Path) -> DecodedAudio:
     path = Path(path)
     try:
         size = path.stat().st_size
+        with path.open("rb"):  # a file we may not read is a permission problem, not a corrupt one
+            pass
     except FileNotFoundError:
         raise AudioError(f"{path}: file not found") from None
+    except PermissionError:
+        raise UnreadableAudioError(f"{path}: permission denied (cannot read the file); fix its permissions") from None
+    except IsADirectoryError:
+        raise AudioError(f"{path}: is a folder, not an audio file") from None
+    except ValueError:
+        raise AudioError(f"{path}: not a valid path (it holds a NUL byte)") from None
     except OSError as exc:
         raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if size == 0:
@@ -61,6 +77,11 @@ def decode(path: str | Path) -> DecodedAudio:
     if not np.isfinite(data).all():
         bad = int((~np.isfinite(data)).sum())
         raise AudioError(f"{path}: {bad} NaN or infinite sample(s); re-export the file")
+    peak = float(np.abs(data).max())
+    if peak > MAX_FLOAT_PEAK:
+        bad = int((np.abs(data) > MAX_FLOAT_PEAK).sum())
+        raise AudioError(f"{path}: {bad} sample(s) out of range (peak {peak:.3g}; audio lies in [-1, 1]); "
+                         "re-export the file normalised")
     mono = data[:, 0] if channels == 1 else data.mean(axis=1, dtype=np.float64)
     return DecodedAudio(np.ascontiguousarray(mono, dtype=np.float32), rate, channels, subtype)
 

@@ -28,6 +28,7 @@ class DataConfig:
     strict: bool = False  # stop at the first bad file instead of reporting it and going on
     labels: tuple[str, ...] | None = None  # explicit class list; files with other labels are problems
     dedup: bool = True  # drop files whose decoded audio equals an earlier file's (reported)
+    allow_outside: bool = False  # CSV rows may name files outside the manifest's folder (else reported, not read)
 
     def __post_init__(self) -> None:
         if self.labels is not None:

@@ -3,13 +3,17 @@
 The scan decodes each file once; the fixed-length clips (resampled and padded) are kept in memory so
 `load_split` is instant. With `keep_audio=False` (used by `tinykd data info`) nothing is kept and
 `load_split` decodes again, checking each file still has the hash the scan recorded.
+
+Also the data-set rules every stage shares: `Dataset.check_trainable` (what a data set needs before a model
+is trained on it: teacher train and distill alike), `Dataset.changes_since` (what differs from the data set a
+run recorded: a resume refuses changed data), and `scoring_split` (which clips `evaluate` scores).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +21,8 @@ import numpy as np
 
 from tinykd.data import audio
 from tinykd.data.config import SPLIT_NAMES, DataConfig
-from tinykd.data.layouts import Entry, Problem, detect_format, scan
-from tinykd.data.splits import assign_splits
+from tinykd.data.layouts import PERMISSION, SPLIT, Entry, Problem, detect_format, scan
+from tinykd.data.splits import assign_splits, empty_split_message, required_splits
 from tinykd.errors import AudioError, DatasetError
 
 
@@ -91,6 +95,70 @@ class Dataset:
         self._check_split_name(name)
         return [c for c in self.clips if c.split == name]
 
+    def split_counts(self) -> dict[str, int]:
+        return {s: sum(c.split == s for c in self.clips) for s in SPLIT_NAMES}
+
+    def split_fingerprints(self) -> dict[str, str]:
+        """Per split, a hash of its clips (content hash and label): recorded by a run so a resume can say which
+        split changed."""
+        out = {}
+        for name in SPLIT_NAMES:
+            blob = json.dumps(sorted((c.hash, c.label) for c in self.clips if c.split == name)).encode()
+            out[name] = hashlib.sha256(blob).hexdigest()[:16]
+        return out
+
+    def record(self) -> dict:
+        """What a run or a teacher records about its data set (config.json "dataset"): root, fingerprint,
+        labels, clip counts and per-split fingerprints; `changes_since` reads it back."""
+        counts = self.split_counts()
+        return {"root": str(Path(self.root).resolve()), "fingerprint": self.fingerprint(), "labels": list(self.labels),
+                "n_train": counts["train"], "n_val": counts["val"], "n_test": counts["test"],
+                "split_fingerprints": self.split_fingerprints()}
+
+    def changes_since(self, recorded: dict) -> str | None:
+        """None when this is the data set `recorded` (a `record()`) describes, else what changed, in words."""
+        if not isinstance(recorded, dict) or recorded.get("fingerprint") == self.fingerprint():
+            return None
+        parts = []
+        old_labels = recorded.get("labels")
+        if isinstance(old_labels, list) and old_labels != list(self.labels):
+            gone = [v for v in old_labels if v not in self.labels]
+            new = [v for v in self.labels if v not in old_labels]
+            parts.append("classes " + ", ".join(([f"removed {gone}"] if gone else []) + ([f"added {new}"] if new else [])
+                                                 or ["reordered"]))
+        counts, prints = self.split_counts(), self.split_fingerprints()
+        old_prints = recorded.get("split_fingerprints") if isinstance(recorded.get("split_fingerprints"), dict) else {}
+        for name in SPLIT_NAMES:
+            old_n = recorded.get(f"n_{name}")
+            if isinstance(old_n, int) and old_n != counts[name]:
+                parts.append(f"{name} {old_n} -> {counts[name]} clips")
+            elif old_prints.get(name) not in (None, prints[name]):
+                parts.append(f"{name}: same number of clips ({counts[name]}) but other recordings")
+        if not parts:
+            parts.append("the clips, their labels or the clip settings differ")
+        return (f"fingerprint {recorded.get('fingerprint')} -> {self.fingerprint()}: " + "; ".join(parts))
+
+    def check_trainable(self) -> None:
+        """The one rule for a data set a classifier is trained on (`teacher train`, `distill`): at least two
+        classes, and every class with clips in the training split. A DatasetError naming the gap otherwise."""
+        train = {c.label for c in self.clips if c.split == "train"}
+        if not train:
+            raise DatasetError(f"{self.root}: the training split is empty ({self.split_how}); use more data or another --split")
+        if len(self.labels) < 2:
+            raise DatasetError(f"{self.root}: only one class ({', '.join(self.labels)}); a classifier needs at least 2 "
+                               "(check the layout with `tinykd data info`)")
+        missing = [label for label in self.labels if label not in train]
+        if missing:
+            raise DatasetError(f"{self.root}: class(es) {', '.join(missing)} have no clip in the training split "
+                               f"({self.split_how}); use more data or another --split")
+
+    def problem_summary(self) -> str:
+        """One line about the skipped files ("" when none), for commands that go on without them."""
+        files = [p for p in self.problems if p.kind != SPLIT]
+        if not files:
+            return ""
+        return (f"{len(files)} problem file(s) skipped, first: {files[0]}; `tinykd data info {self.root}` lists them all")
+
     def fingerprint(self) -> str:
         """Hash of (clip hashes, labels, splits, sample rate, clip length, placement): keys caches and runs."""
         blob = json.dumps(
@@ -106,9 +174,10 @@ class Dataset:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     # -- arrays ----------------------------------------------------------------------------------
-    def _check_split_name(self, name: str) -> None:
-        if name not in SPLIT_NAMES:
-            raise DatasetError(f"unknown split name {name!r}; use one of {', '.join(SPLIT_NAMES)}")
+    def _check_split_name(self, name: str, all_ok: bool = False) -> None:
+        names = SPLIT_NAMES + (("all",) if all_ok else ())
+        if name not in names:
+            raise DatasetError(f"unknown split name {name!r}; use one of {', '.join(names)}")
 
     def clip_audio(self, index: int) -> np.ndarray:
         """Clip `index` as float32 [clip_samples] at the config's rate."""
@@ -121,8 +190,9 @@ class Dataset:
         return audio.prepare(decoded, self.sample_rate, self.clip_samples, self.config.pad)
 
     def load_split(self, name: str) -> SplitArrays:
-        self._check_split_name(name)
-        idx = [i for i, c in enumerate(self.clips) if c.split == name]
+        """The clips of split `name` (train, val, test), or of the whole data set for "all"."""
+        self._check_split_name(name, all_ok=True)
+        idx = [i for i, c in enumerate(self.clips) if name == "all" or c.split == name]
         x = np.zeros((len(idx), self.clip_samples), dtype=np.float32)
         for row, i in enumerate(idx):
             x[row] = self.clip_audio(i)
@@ -155,12 +225,38 @@ def _progress_iter(items: list, progress: bool, description: str) -> Iterable:
             bar.advance(task)
 
 
+def scoring_split(requested: str | None, ds: Dataset, trained_on: dict | None) -> tuple[str, str]:
+    """(split, why) of the clips a model is scored on.
+
+    `requested` (train, val, test or all) when given. Otherwise the test split when `ds` is the data set the
+    model was trained on (`trained_on`, the run's or teacher's record: the same folder, or the same
+    fingerprint), and every clip when it is not: a model has heard none of a new data set, so all of it is
+    test data, whatever split it happens to fall into. With no record at all (a loose model file) the test split.
+    """
+    if requested is not None:
+        ds._check_split_name(requested, all_ok=True)
+        return requested, "as asked"
+    if isinstance(trained_on, dict):
+        same_root = trained_on.get("root") == str(Path(ds.root).resolve())
+        if same_root or trained_on.get("fingerprint") == ds.fingerprint():
+            return "test", "the data set the model was trained on: its test split"
+        return "all", "not the data set the model was trained on: every clip"
+    # No record to compare with: the conservative choice (scoring all could count training clips).
+    return "test", "no record of the model's training data: the test split (--split all scores every clip)"
+
+
 def load_dataset(root: str | Path, config: DataConfig | None = None, *, progress: bool = False,
-                 keep_audio: bool = True) -> Dataset:
+                 keep_audio: bool = True, require_splits: Sequence[str] | None = None,
+                 diagnose: bool = False) -> Dataset:
     """Scan `root` (a folder, or a .csv manifest), validate and hash every file, and split it.
 
-    Bad files are listed in `Dataset.problems` and skipped; with `config.strict` the first one raises.
-    Raises `DatasetError` when nothing usable is left, a split is empty, or the split cannot be made.
+    Bad files are listed in `Dataset.problems` and skipped; with `config.strict` the first one raises. Files
+    or folders that may not be read (permissions) raise: skipping them would quietly drop data (a whole class).
+    Raises `DatasetError` when nothing usable is left or a split of `require_splits` is empty (default: train,
+    test and, unless val_fraction is 0, val; `()` demands none: scoring new data).
+
+    `diagnose` (`tinykd data info`): only bad options stop it; permission problems, empty splits and even a data
+    set with no usable clip are listed in `problems` (kinds "permission", "split"), so every problem is seen.
     """
     config = config or DataConfig()
     config.validate()
@@ -169,7 +265,7 @@ def load_dataset(root: str | Path, config: DataConfig | None = None, *, progress
         fmt, reason = detect_format(root)
     else:
         fmt, reason = config.format, "given"
-    entries, problems = scan(root, fmt)
+    entries, problems = scan(root, fmt, config.allow_outside)
 
     def report(problem: Problem, error: type[DatasetError] | type[AudioError] = DatasetError) -> None:
         if config.strict:
@@ -198,7 +294,8 @@ def load_dataset(root: str | Path, config: DataConfig | None = None, *, progress
         except AudioError as exc:
             # AudioError lines start with the path; keep just the reason next to Problem.path.
             reason = str(exc).removeprefix(f"{e.path}: ")
-            report(Problem(str(e.path), f"{reason}; skipped"), AudioError)
+            kind = PERMISSION if isinstance(exc, audio.UnreadableAudioError) else "file"
+            report(Problem(str(e.path), f"{reason}; skipped", kind), AudioError)
             continue
         digest = audio.content_hash(decoded.samples, decoded.rate)
         if config.dedup and digest in first_by_hash:
@@ -212,13 +309,27 @@ def load_dataset(root: str | Path, config: DataConfig | None = None, *, progress
         kept_entries.append(e)
         metas.append((decoded, digest))
 
+    unreadable = [p for p in problems if p.kind == PERMISSION]
+    if unreadable and not diagnose:
+        raise DatasetError(f"{root}: {len(unreadable)} file(s) or folder(s) may not be read, so the data set would "
+                           f"silently lack them (first: {unreadable[0]}); fix the permissions, or see them all with "
+                           f"`tinykd data info {root}`")
     if not kept_entries:
         first = f"; first problem: {problems[0]}" if problems else ""
+        if diagnose:
+            problems.append(Problem(str(root), f"no usable audio clips ({len(problems)} problem file(s))", SPLIT))
+            return Dataset(root, fmt, config, [], [], problems, "none (no usable clips)", reason, {} if keep_audio else None)
         raise DatasetError(f"{root}: no usable audio clips ({len(problems)} problem file(s)){first}")
     labels = list(config.labels) if config.labels is not None else sorted({e.label for e in kept_entries})
     splits, how = assign_splits(
-        [e.label for e in kept_entries], [e.speaker for e in kept_entries], [e.own_split for e in kept_entries], config
+        [e.label for e in kept_entries], [e.speaker for e in kept_entries], [e.own_split for e in kept_entries], config,
+        require=() if diagnose else require_splits,
+        unknown_speaker_ok=not diagnose and require_splits is not None and len(require_splits) == 0,
     )
+    if diagnose:
+        for name in required_splits(config):
+            if name not in splits:
+                problems.append(Problem(str(root), empty_split_message(name, len(splits), config, how), SPLIT))
     clips = [
         ClipInfo(
             path=str(e.path), label=e.label, speaker=e.speaker, split=s, source_rate=d.rate, channels=d.channels,

@@ -1,4 +1,9 @@
-"""What `tinykd data info` reports: counts per class/speaker/split, rates, durations, problem files."""
+"""What `tinykd data info` reports: counts per class/speaker/split, rates, durations, problem files.
+
+It is the diagnostic command, so it reports whatever it finds: every problem file, folders it may not list,
+splits that would be empty, even a data set with no usable clip (the data set is loaded with `diagnose=True`).
+Names in the tables are data, printed as they are (never read as rich markup).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ import numpy as np
 from tinykd.configio import to_dict
 from tinykd.data.config import SPLIT_NAMES
 from tinykd.data.dataset import Dataset
+from tinykd.data.layouts import PERMISSION, SPLIT
+from tinykd.errors import printable
 
 
 def _split_counts(ds: Dataset, key: str) -> dict[str, dict[str, int]]:
@@ -22,7 +29,7 @@ def _split_counts(ds: Dataset, key: str) -> dict[str, dict[str, int]]:
 
 def summarize(ds: Dataset) -> dict:
     """A JSON-ready summary of a loaded data set (the same facts the CLI prints as tables)."""
-    durations = np.array([c.duration for c in ds.clips])
+    durations = np.array([c.duration for c in ds.clips]) if ds.clips else np.zeros(1)
     clip_s = ds.clip_samples / ds.sample_rate
     per_class = _split_counts(ds, "label")
     per_class = {label: per_class.get(label, {s: 0 for s in SPLIT_NAMES} | {"total": 0}) for label in ds.labels}
@@ -50,17 +57,21 @@ def summarize(ds: Dataset) -> dict:
             "max": float(durations.max()),
             "total": float(durations.sum()),
             "clip": clip_s,
-            "n_padded": int((durations < clip_s).sum()),
-            "n_cropped": int((durations > clip_s).sum()),
+            "n_padded": int((durations < clip_s).sum()) if ds.clips else 0,
+            "n_cropped": int((durations > clip_s).sum()) if ds.clips else 0,
         },
         "n_problems": len(ds.problems),
-        "problems": [{"path": p.path, "message": p.message} for p in ds.problems],
+        "problems": [{"path": p.path, "message": p.message, "kind": p.kind} for p in ds.problems],
     }
 
 
 def summary_tables(summary: dict) -> list:
     """Rich tables for a `summarize` result (head, per class, per speaker), in the order the CLI prints them."""
+    from rich.markup import escape
     from rich.table import Table
+
+    def cell(text) -> str:  # data (paths, labels, speakers): shown as is, never as markup or escape codes
+        return escape(printable(str(text)))
 
     out: list = []
     head = Table.grid(padding=(0, 2))
@@ -84,7 +95,7 @@ def summary_tables(summary: dict) -> list:
         ("fingerprint", summary["fingerprint"]),
         ("problems", str(summary["n_problems"])),
     ):
-        head.add_row(k, v)
+        head.add_row(k, cell(v))
     out.append(head)
     for title, key, first in (("per class", "per_class", "class"), ("per speaker", "per_speaker", "speaker")):
         t = Table(title=title, title_justify="left")
@@ -92,7 +103,7 @@ def summary_tables(summary: dict) -> list:
         for col in ("train", "val", "test", "total"):
             t.add_column(col, justify="right")
         for name, row in summary[key].items():
-            t.add_row(name, *(str(row[c]) for c in ("train", "val", "test", "total")))
+            t.add_row(cell(name), *(str(row[c]) for c in ("train", "val", "test", "total")))
         t.add_row("[bold]all[/]", *(f"[bold]{summary['per_split'][s]}[/]" for s in ("train", "val", "test")),
                   f"[bold]{summary['n_clips']}[/]")
         out.append(t)
@@ -100,7 +111,15 @@ def summary_tables(summary: dict) -> list:
 
 
 def problem_lines(summary: dict) -> list[str]:
-    """One line per skipped file, `path: problem` (printed unwrapped, so each can be grepped or copied)."""
-    if not summary["problems"]:
-        return []
-    return [f"problem files ({summary['n_problems']}, skipped):"] + [f"  {p['path']}: {p['message']}" for p in summary["problems"]]
+    """One line per problem, `path: problem` (printed unwrapped, so each can be grepped or copied): the
+    skipped files first, then folders and files that may not be read, then the data set's own problems
+    (empty splits, nothing usable)."""
+    lines: list[str] = []
+    groups = (("file", "problem files ({n}, skipped):"), (PERMISSION, "permission problems ({n}: every other command stops on these):"),
+              (SPLIT, "data set problems ({n}):"))
+    for kind, title in groups:
+        rows = [p for p in summary["problems"] if p.get("kind", "file") == kind]
+        if rows:
+            lines.append(title.format(n=len(rows)))
+            lines += [f"  {printable(p['path'])}: {printable(p['message'])}" for p in rows]
+    return lines

@@ -32,13 +32,30 @@ def _carve(pool: list[int], labels: Sequence[str], fraction: float, rng: np.rand
     return chosen
 
 
+def required_splits(config: DataConfig) -> tuple[str, ...]:
+    """The splits training needs: train and test, and val unless val_fraction is 0."""
+    return ("train", "test") + (("val",) if config.val_fraction > 0 else ())
+
+
+def empty_split_message(name: str, n: int, config: DataConfig, how: str) -> str:
+    return (f"split {name!r} is empty with split={config.split!r} over {n} clip(s) ({how}); "
+            f"use more data or another --split" + ("" if name != "val" else " (or val_fraction 0)"))
+
+
 def assign_splits(
     labels: Sequence[str],
     speakers: Sequence[str],
     own_splits: Sequence[str | None],
     config: DataConfig,
+    require: Sequence[str] | None = None,
+    unknown_speaker_ok: bool = False,
 ) -> tuple[list[str], str]:
-    """Split name per clip, and a one-line description of how the split was made."""
+    """Split name per clip, and a one-line description of how the split was made.
+
+    A DatasetError when one of `require` (default: `required_splits(config)`) would be empty; pass `()` to
+    take the split as it falls (scoring new data, `tinykd data info`). `unknown_speaker_ok`: a held-out speaker
+    the data does not have holds nothing out (new recordings scored with a run's speaker split) instead of
+    being an error (a mistyped --split)."""
     n = len(labels)
     mode, speaker = config.split_mode()
     rng = np.random.default_rng(config.seed)
@@ -53,7 +70,7 @@ def assign_splits(
         how = f"stratified random, test {config.test_fraction:g}, seed {config.seed}"
     else:
         known = sorted(set(speakers))
-        if speaker not in known:
+        if speaker not in known and not unknown_speaker_ok:
             raise DatasetError(
                 f"unknown speaker {speaker!r} in split speaker:{speaker}; speakers here: {', '.join(known)}"
             )
@@ -66,13 +83,8 @@ def assign_splits(
         for i in _carve(pool, labels, config.val_fraction, rng):
             split[i] = "val"
         how += f"; val {config.val_fraction:g} of train, stratified, seed {config.seed}"
-    required = ["train", "test"] + (["val"] if config.val_fraction > 0 else [])
-    for name in required:
+    for name in required_splits(config) if require is None else require:
         if name not in split:
-            raise DatasetError(
-                f"split {name!r} is empty with split={config.split!r} over {n} clip(s) ({how}); "
-                f"use more data or another --split"
-                + ("" if name != "val" else " (or val_fraction 0)")
-            )
+            raise DatasetError(empty_split_message(name, n, config, how))
     assert set(split) <= set(SPLIT_NAMES)
     return split, how

@@ -21,13 +21,12 @@ bit for bit and does not depend on how many other clips are made. docs/data.md h
 from __future__ import annotations
 
 import io
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tinykd.configio import atomic_write_bytes, atomic_write_text, load_json, save_json, to_dict
+from tinykd.configio import atomic_write_bytes, atomic_write_text, save_json, to_dict
 from tinykd.errors import DatasetError
 
 CONTOURS = ("rise", "fall", "risefall", "flat")
@@ -227,29 +226,37 @@ def _wav_bytes(x: np.ndarray, sr: int, subtype: str) -> bytes:
     return buf.getvalue()
 
 
-def _prepare_out(out: Path) -> None:
-    """Refuse to write into a folder that holds something other than an earlier synthetic set."""
-    if out.exists() and not out.is_dir():
+def _check_out(out: Path, prepared: bool) -> None:
+    """Refuse to write into a folder that is not new or empty. Nothing is ever deleted here: replacing an earlier
+    set is `tinykd.artifacts.prepare_output`'s job (`tinykd data synth --force`), which deletes only a folder
+    it recognises as a synthetic set, the folder as a whole, never paths named inside a file."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise DatasetError(f"{out}: exists and is not a folder; choose a new output folder")
-    if out.is_dir() and any(out.iterdir()):
-        old = out / MARKER
-        if not old.is_file():
-            raise DatasetError(f"{out}: folder is not empty and holds no {MARKER}; choose an empty or new folder")
-        for name in load_json(old).get("classes", []):
-            shutil.rmtree(out / name["name"], ignore_errors=True)
-        old.unlink()
+    if prepared or not out.is_dir():
+        return
+    try:
+        entries = [p.name for p in out.iterdir()]
+    except OSError as exc:
+        raise DatasetError(f"{out}: cannot read the folder ({exc.strerror or exc}); choose another output folder") from None
+    if entries:
+        what = "an earlier synthetic set" if MARKER in entries else f"{len(entries)} entries"
+        raise DatasetError(f"{out}: folder is not empty (it holds {what}); choose an empty or new folder "
+                           "(`tinykd data synth --force` replaces an earlier synthetic set)")
 
 
-def synthesize(out_dir: str | Path, config: SynthConfig | None = None, *, progress: bool = False) -> dict:
+def synthesize(out_dir: str | Path, config: SynthConfig | None = None, *, progress: bool = False,
+               prepared: bool = False) -> dict:
     """Write the synthetic set to `out_dir`: `<class>/<speaker>_<class>_<i>.wav`, `synth.json`, `README.md`.
 
-    `synth.json` (the config, class and speaker parameters, file count) is written last, so a folder without
-    it is not a finished set. Returns the contents of `synth.json`.
+    `out_dir` must be new or empty, unless `prepared` (the caller made it ready with
+    `tinykd.artifacts.prepare_output`, which leaves only its marker there). `synth.json` (the config, class and
+    speaker parameters, file count) is written last, so a folder without it is not a finished set. Returns the
+    contents of `synth.json`.
     """
     config = config or SynthConfig()
     config.validate()
     out = Path(out_dir)
-    _prepare_out(out)
+    _check_out(out, prepared)
     classes, speakers = class_specs(config.n_classes), speaker_specs(config)
     jobs = [(ci, i) for ci in range(len(classes)) for i in range(config.clips_per_class)]
     bar = None

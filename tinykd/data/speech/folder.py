@@ -56,6 +56,8 @@ def _prepare_out(out: Path) -> None:
     Anything else in the folder (a file the earlier set did not write) stops the run before anything
     is deleted, so nothing foreign is ever removed or mixed into the new set.
     """
+    if out.is_symlink():
+        raise DatasetError(f"{out}: is a symbolic link; give the real folder (nothing is written through a link)")
     if out.exists() and not out.is_dir():
         raise DatasetError(f"{out}: exists and is not a folder; choose a new output folder")
     if not out.is_dir() or not any(out.iterdir()):
