@@ -21,6 +21,27 @@ def _teacher_line(cfg: dict[str, Any], teacher: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _teacher_effect(metrics: dict[str, Any], cfg: dict[str, Any]) -> list[str]:
+    """The plain answer to "did the teacher help?", first in the report (nothing for an alpha = 1 run)."""
+    if cfg["alpha"] >= 1.0 and cfg["attention_weight"] <= 0:
+        return []
+    from tinykd.distill.baseline import verdict_line
+
+    lines = []
+    if "baseline" in metrics:
+        b = metrics["baseline"]
+        lines.append(f"**{verdict_line(b, metrics['split'])}** Baseline run: `{b['run']}`.")
+    else:
+        lines.append("Not compared with an alpha = 1 baseline (run without one), so this report cannot say whether "
+                     "the teacher helped.")
+    tv = metrics.get("teacher_val")
+    if tv:
+        base_val = (metrics.get("baseline") or {}).get("baseline_val_accuracy")
+        extra = f", the baseline {100 * base_val:.1f} %" if isinstance(base_val, (int, float)) else ""
+        lines.append(f"The teacher itself scores {100 * tv['accuracy']:.1f} % on the {tv['n']} validation clips{extra}.")
+    return [" ".join(lines), ""]
+
+
 def write_run_report(run_dir: Path, metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
     config = load_json(run_dir / RunDir.CONFIG)
     cfg = config["distill"]
@@ -30,6 +51,7 @@ def write_run_report(run_dir: Path, metrics: dict[str, Any], history: list[dict[
     lines = [
         f"# {cfg['student']} run: {metrics['split']} accuracy {metrics['accuracy']:.2%}",
         "",
+        *_teacher_effect(metrics, cfg),
         f"- Student: `{cfg['student']}`, {config['params']:,} trainable parameters; front end {config['frontend']['sample_rate']} Hz, "
         f"window {config['frontend']['win_length']}, hop {config['frontend']['hop_length']}, {config['frontend']['n_mels']} mels.",
         f"- Teacher: {_teacher_line(cfg, config.get('teacher', {}))}.",

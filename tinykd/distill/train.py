@@ -51,12 +51,10 @@ class TrainResult:
 
 
 def _find_frontend(student: keras.Model):
-    from tinykd.frontend.keras_layer import LogMelFrontEnd
+    from tinykd.frontend.layers import front_end_layers
 
-    for layer in student.layers:
-        if isinstance(layer, LogMelFrontEnd):
-            return layer
-    return None
+    layers = front_end_layers(student)
+    return layers[0] if layers else None
 
 
 class Trainer:
@@ -178,10 +176,9 @@ def train_student(
     state: dict[str, Any] = {"epoch": 0, "global_step": 0, "best_val_acc": -1.0, "best_val_loss": math.inf,
                              "best_epoch": 0, "bad_epochs": 0, "history": []}
     ckpt_root = Path(ckpt_root)
-    if resume:
-        ckpt = find_checkpoint(ckpt_root)
-        if ckpt is None:
-            raise TinykdError(f"{ckpt_root}: no checkpoint to resume from; run without --resume (and with --force)")
+    # A run stopped before its first epoch ended has no checkpoint: resuming it is starting it (nothing is lost).
+    ckpt = find_checkpoint(ckpt_root) if resume else None
+    if ckpt is not None:
         state = load_checkpoint(ckpt, student, trainer.head, trainer.optimizer, trainer.trainable, trainer.rng)
         state.pop("optimizer_variables", None)
         result.resumed_from_epoch = int(state["epoch"])

@@ -1,18 +1,77 @@
-"""Waveform augmentation for teacher training (numpy, per batch): shift, speed change, white noise.
+"""Waveform augmentation for teacher training (per batch): speed and pitch perturbation, shift, noise, mixup.
 
-A from-scratch transformer on a few thousand clips overfits the exact position and pitch of each recording;
-these three cheap changes are the ones a spoken-word classifier must be invariant to anyway.
+A from-scratch transformer on a few thousand clips of a handful of speakers overfits the exact pitch, vocal
+tract and timing of those voices. The augmentations speech models use against that:
+- speed perturbation (Kaldi's 0.9/1.0/1.1, here a continuous factor): resampling changes tempo, pitch and
+  formants together, like a shorter or longer vocal tract speaking faster or slower;
+- pitch perturbation: pitch and formants shifted by up to +-N semitones at the same duration (a phase
+  vocoder time-stretch, then resampling back to the clip's length), so voice height and speaking rate vary
+  independently;
+- a random time shift (zero fill) and white noise at a random SNR;
+- mixup (Zhang et al., 2018): a clip mixed with another of the batch, its target the same mix of the two
+  labels (`mix_batch`; the loss is `lam * CE(y) + (1 - lam) * CE(y_other)`).
+Wav2Vec2's own time and feature masking is not here: it runs inside the model (`mask_time_prob`,
+`mask_feature_prob` of its config, applied in training mode only).
+
+Every random draw comes from the `numpy.random.Generator` passed in, so a seed gives the same batches.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from tinykd.teacher.config import AugmentConfig
 
 
+def _stft_size(sample_rate: int) -> tuple[int, int]:
+    """(n_fft, hop): a 32 ms analysis window (a power of two) and a quarter of it as hop."""
+    n_fft = 1 << max(6, int(round(math.log2(0.032 * sample_rate))))
+    return n_fft, n_fft // 4
+
+
+def time_stretch(clip: np.ndarray, rate: float, sample_rate: int) -> np.ndarray:
+    """Phase-vocoder time stretch: `rate` > 1 plays faster (shorter), < 1 slower; pitch is kept.
+
+    The output has round(len(clip) / rate) samples. Between analysis frames the magnitude is interpolated
+    linearly and the phase advances by each bin's measured instantaneous frequency (Flanagan & Golden, 1966)."""
+    import torch
+
+    n_fft, hop = _stft_size(sample_rate)
+    x = torch.as_tensor(np.asarray(clip, dtype=np.float32))
+    n_out = max(1, int(round(len(clip) / rate)))
+    if len(clip) < n_fft:
+        return np.interp(np.arange(n_out) * rate, np.arange(len(clip)), clip).astype(np.float32)
+    window = torch.hann_window(n_fft)
+    spec = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True)  # [F, T]
+    frames = spec.shape[1]
+    steps = torch.arange(0, frames, rate, dtype=torch.float64)
+    spec = torch.cat([spec, torch.zeros_like(spec[:, :2])], dim=1)
+    idx = steps.floor().long()
+    frac = (steps - idx).to(torch.float32)[None, :]
+    s0, s1 = spec[:, idx], spec[:, idx + 1]
+    mag = (1 - frac) * s0.abs() + frac * s1.abs()
+    advance = torch.linspace(0, math.pi * hop, spec.shape[0], dtype=torch.float32)[:, None]
+    dphi = torch.angle(s1) - torch.angle(s0) - advance
+    dphi = dphi - 2 * math.pi * torch.round(dphi / (2 * math.pi))
+    phase = torch.cat([torch.angle(spec[:, :1]), (dphi + advance)[:, :-1]], dim=1)
+    out = torch.polar(mag, torch.cumsum(phase, dim=1))
+    y = torch.istft(out, n_fft, hop, window=window, center=True, length=n_out)
+    return y.numpy().astype(np.float32)
+
+
+def pitch_shift(clip: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
+    """Pitch (and formants) moved by `semitones`, same length: stretch by the factor, then read it back faster."""
+    factor = 2.0 ** (semitones / 12.0)
+    n = len(clip)
+    stretched = time_stretch(clip, 1.0 / factor, sample_rate)
+    pos = np.arange(n, dtype=np.float64) * factor
+    return np.interp(pos, np.arange(len(stretched)), stretched, right=0.0).astype(np.float32)
+
+
 def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, sample_rate: int) -> np.ndarray:
-    """x float32 [batch, samples] -> augmented copy, same shape."""
+    """x float32 [batch, samples] -> augmented copy, same shape (speed, pitch, shift, noise; mixup is separate)."""
     out = np.empty_like(x)
     n = x.shape[1]
     grid = np.arange(n, dtype=np.float64)
@@ -24,6 +83,8 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, s
             # Read the clip `factor` times faster, centred: the middle of the clip stays in place.
             pos = (grid - n / 2) * factor + n / 2
             clip = np.interp(pos, grid, clip, left=0.0, right=0.0)
+        if cfg.pitch_semitones > 0 and rng.random() < cfg.pitch_prob:
+            clip = pitch_shift(clip, rng.uniform(-cfg.pitch_semitones, cfg.pitch_semitones), sample_rate).astype(np.float64)
         if max_shift > 0:
             shift = int(rng.integers(-max_shift, max_shift + 1))
             clip = np.roll(clip, shift)
@@ -38,3 +99,25 @@ def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, s
                 clip = clip + rng.standard_normal(n) * np.sqrt(power / 10 ** (snr / 10))
         out[i] = clip
     return out
+
+
+def mix_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mixup: (mixed x, partner index per clip, lam per clip). Clip i becomes lam_i * x_i + (1 - lam_i) *
+    x_partner; clips not mixed (probability 1 - mixup_prob) keep lam 1. lam ~ Beta(a, a), folded to >= 0.5 so
+    the clip's own label stays the larger part. Each clip is RMS-normalised before mixing, so a loud partner
+    does not drown a quiet one (the model normalises per utterance anyway)."""
+    b = len(x)
+    lam = np.ones(b)
+    partner = np.arange(b)
+    if cfg.mixup_alpha <= 0 or cfg.mixup_prob <= 0 or b < 2:
+        return x, partner, lam
+    partner = rng.permutation(b)
+    draw = rng.beta(cfg.mixup_alpha, cfg.mixup_alpha, size=b)
+    draw = np.maximum(draw, 1.0 - draw)
+    use = (rng.random(b) < cfg.mixup_prob) & (partner != np.arange(b))
+    lam = np.where(use, draw, 1.0)
+    rms = np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2, axis=1, keepdims=True)) + 1e-8
+    unit = x / rms
+    mixed = lam[:, None] * unit + (1.0 - lam[:, None]) * unit[partner]
+    mixed = np.where(use[:, None], mixed * rms, x)
+    return mixed.astype(np.float32), partner, lam

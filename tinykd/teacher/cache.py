@@ -10,6 +10,10 @@ A cache is a DIRECTORY:
 
 The Keras side opens a cache with `SoftLabelCache.open(path)`, calls `.check(dataset)` before training (stale
 or mismatched caches raise `CacheError` instead of giving wrong targets), then looks rows up by clip hash.
+
+meta.json is data from a file: `open` checks every field it uses (type and shape), and a shard's `file` must be
+a file inside the cache folder (`tinykd.configio.confined_path`): a crafted entry such as "../../etc/hostname"
+is refused without being opened.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
 from tinykd.artifacts import CacheDir
-from tinykd.configio import atomic_write_bytes, save_json
-from tinykd.errors import CacheError
+from tinykd.configio import atomic_write_bytes, confined_path, os_reason, save_json
+from tinykd.errors import CacheError, TinykdError
 
 FORMAT, VERSION = CacheDir.FORMAT, CacheDir.VERSION
 META_FILE, SHARD_GLOB = CacheDir.META, CacheDir.SHARD_GLOB
@@ -67,10 +71,53 @@ def read_shard(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError as exc:
+        raise CacheError(f"{path}: cannot read the shard ({os_reason(exc)})") from None
     return h.hexdigest()
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_complete_meta(path: Path, meta: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    """The fields a complete cache's meta.json must have, checked; returns (shard file, record) pairs with every
+    file confined to the cache folder. CacheError naming the first bad field otherwise."""
+    where = path / META_FILE
+
+    def bad(field: str, want: str) -> CacheError:
+        return CacheError(f"{where}: {field} must be {want}; the cache is corrupt, re-run `tinykd teacher export --overwrite`")
+
+    labels = meta.get("labels")
+    if not (isinstance(labels, list) and labels and all(isinstance(v, str) for v in labels)):
+        raise bad("labels", "a non-empty list of class names")
+    teacher = meta.get("teacher")
+    if not (isinstance(teacher, dict) and all(isinstance(teacher.get(k), str) for k in ("name", "config_hash", "weights_hash"))):
+        raise bad("teacher", "an object with name, config_hash and weights_hash")
+    if not isinstance(meta.get("dataset_fingerprint"), str):
+        raise bad("dataset_fingerprint", "a string")
+    if not isinstance(meta.get("has_attention", False), bool):
+        raise bad("has_attention", "true or false")
+    frames = meta.get("teacher_frames")
+    if frames is not None and not (_is_int(frames) and frames > 0):
+        raise bad("teacher_frames", "a positive integer or null")
+    shards = meta.get("shards")
+    if not isinstance(shards, list):
+        raise bad("shards", "a list of shard records")
+    out = []
+    for i, rec in enumerate(shards):
+        if not (isinstance(rec, dict) and isinstance(rec.get("file"), str) and _is_int(rec.get("n")) and rec["n"] >= 0
+                and isinstance(rec.get("sha256"), str)):
+            raise bad(f"shards[{i}]", "an object with file (a name), n (a count) and sha256")
+        try:
+            out.append((confined_path(path, rec["file"], what="shard"), rec))
+        except TinykdError as exc:
+            raise CacheError(str(exc)) from None
+    return out
 
 
 def resample_weights(weights: np.ndarray, n_frames: int) -> np.ndarray:
@@ -108,22 +155,30 @@ class SoftLabelCache:
         if meta.get("complete") is not True:
             raise CacheError(f"{path}: incomplete cache (export was interrupted); re-run `tinykd teacher export` with the same arguments to finish it")
         logits, attention, hashes = [], [], []
-        for shard in meta["shards"]:
-            file = path / shard["file"]
+        shards = check_complete_meta(path, meta)
+        n_classes = len(meta["labels"])
+        for file, shard in shards:
             if not file.is_file():
                 raise CacheError(f"{file}: shard missing from a cache marked complete; re-run `tinykd teacher export --overwrite`")
             if file_sha256(file) != shard["sha256"]:
                 raise CacheError(f"{file}: shard contents changed since export (checksum mismatch); re-run `tinykd teacher export --overwrite`")
             tensors, shard_hashes = read_shard(file)
-            logits.append(tensors["logits"])
+            rows = tensors["logits"]
+            if rows.ndim != 2 or rows.shape != (shard["n"], n_classes) or rows.dtype != np.float32:
+                raise CacheError(f"{file}: logits of shape {list(rows.shape)} ({rows.dtype}), expected [{shard['n']}, "
+                                 f"{n_classes}] float32; re-run `tinykd teacher export --overwrite`")
+            logits.append(rows)
             if meta.get("has_attention"):
-                attention.append(tensors["attention"])
+                att = tensors.get("attention")
+                if att is None or att.ndim != 2 or len(att) != len(rows) or att.shape[1] < 1:
+                    raise CacheError(f"{file}: no attention rows for its {len(rows)} clips though meta.json says "
+                                     "has_attention; re-run `tinykd teacher export --overwrite`")
+                attention.append(att)
             hashes.extend(shard_hashes)
-        n_classes = len(meta["labels"])
         all_logits = np.concatenate(logits) if logits else np.zeros((0, n_classes), np.float32)
-        if all_logits.shape[1] != n_classes:
-            raise CacheError(f"{path}: logits have {all_logits.shape[1]} classes but the label map has {n_classes}")
-        all_attention = np.concatenate(attention) if attention else None
+        if len({a.shape[1] for a in attention}) > 1:
+            raise CacheError(f"{path}: shards hold attention of different lengths; re-run `tinykd teacher export --overwrite`")
+        all_attention = np.concatenate(attention).astype(np.float32) if attention else None
         return cls(path, meta, all_logits, all_attention, hashes)
 
     # -- identity ------------------------------------------------------------------------------

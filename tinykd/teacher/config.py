@@ -69,12 +69,80 @@ class TinyTeacherSize:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Waveform augmentation for teacher training (applied to the training split only)."""
+    """Waveform augmentation for teacher training (applied to the training split only; tinykd.teacher.augment).
+
+    Defaults: the recipe that lets a from-scratch tiny teacher generalise to a speaker it never heard
+    (docs/teacher.md, "Held-out speakers")."""
 
     shift_seconds: float = 0.1  # random shift (zero-filled) up to +- this
-    speed: float = 0.1  # random speed/pitch change: resample by a factor in [1 - speed, 1 + speed]
+    speed: float = 0.15  # speed perturbation: resample by a factor in [1 - speed, 1 + speed] (tempo + pitch + formants)
+    pitch_semitones: float = 3.0  # pitch perturbation: pitch and formants moved up to +- this, duration kept; 0 = off
+    pitch_prob: float = 0.5  # chance a clip gets the pitch perturbation
     noise_prob: float = 0.5  # chance of white noise at a random SNR
     snr_db: tuple[float, float] = (10.0, 40.0)
+    mixup_alpha: float = 0.4  # mixup lam ~ Beta(a, a); 0 = off
+    mixup_prob: float = 0.5  # chance a clip is mixed with another of its batch
+
+    def __post_init__(self) -> None:
+        for name in ("shift_seconds", "pitch_semitones", "mixup_alpha"):
+            if not getattr(self, name) >= 0:
+                raise TinykdError(f"teacher augmentation: {name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.speed < 1:
+            raise TinykdError(f"teacher augmentation: speed must be in [0, 1), got {self.speed}")
+        for name in ("pitch_prob", "noise_prob", "mixup_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise TinykdError(f"teacher augmentation: {name} must be in [0, 1], got {getattr(self, name)}")
+        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
+            raise TinykdError(f"teacher augmentation: snr_db must be (low, high) with low <= high, got {self.snr_db}")
+
+    def with_overrides(self, overrides: list[str]) -> "AugmentConfig":
+        """Apply `KEY=VALUE` strings (snr_db as `low,high`), e.g. `pitch_semitones=2`, `mixup_alpha=0`."""
+        kinds = {f.name: str(f.type) for f in fields(self)}
+        changes: dict = {}
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in kinds:
+                raise TinykdError(f"teacher augmentation: bad override {item!r}; use KEY=VALUE with KEY one of {', '.join(kinds)}")
+            try:
+                changes[key] = tuple(float(v) for v in value.split(",")) if "tuple" in kinds[key] else float(value)
+            except ValueError:
+                raise TinykdError(f"teacher augmentation: {key} needs {'two numbers' if 'tuple' in kinds[key] else 'a number'}, got {value!r}") from None
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Masking:
+    """Wav2Vec2's own SpecAugment (its config's mask_time_* and mask_feature_*), applied inside the model in
+    training mode: time spans of the feature encoder's output replaced by a learned vector, and channel spans
+    zeroed. A field left None keeps the base model's own setting; the tiny teacher's defaults are below."""
+
+    mask_time_prob: float | None = None
+    mask_time_length: int | None = None
+    mask_feature_prob: float | None = None
+    mask_feature_length: int | None = None
+
+    TINY = {"mask_time_prob": 0.05, "mask_time_length": 2, "mask_feature_prob": 0.05, "mask_feature_length": 8}
+
+    def __post_init__(self) -> None:
+        for name in ("mask_time_prob", "mask_feature_prob"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                raise TinykdError(f"teacher masking: {name} must be in [0, 1), got {value}")
+        for name in ("mask_time_length", "mask_feature_length"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise TinykdError(f"teacher masking: {name} must be >= 1, got {value}")
+
+    def config_overrides(self, tiny: bool) -> dict:
+        """The Wav2Vec2Config fields to set (the tiny defaults fill unset fields of a tiny teacher)."""
+        values = {k: getattr(self, k) for k in self.TINY}
+        if tiny:
+            values = {k: self.TINY[k] if v is None else v for k, v in values.items()}
+        values = {k: v for k, v in values.items() if v is not None}
+        if values.get("mask_time_prob", 0) > 0 or values.get("mask_feature_prob", 0) > 0:
+            values["apply_spec_augment"] = True
+        return values
 
 
 @dataclass(frozen=True)
@@ -92,6 +160,7 @@ class TeacherTrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     augment: bool = True
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+    masking: Masking = field(default_factory=Masking)
     tiny: TinyTeacherSize = field(default_factory=TinyTeacherSize)  # used when base == "tiny"
 
     def __post_init__(self) -> None:

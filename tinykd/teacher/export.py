@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinykd.artifacts import TeacherDir
-from tinykd.configio import to_dict
-from tinykd.errors import CacheError, TinykdError
+from tinykd.artifacts import MARKER, CacheDir, TeacherDir, check_output, prepare_output
+from tinykd.configio import load_json, to_dict
+from tinykd.errors import CacheError, OutputError, TinykdError
 from tinykd.teacher import cache as fmt
 from tinykd.teacher.model import load_teacher, model_inputs, resolve_device, teacher_identity, teacher_sample_rate
 from tinykd.teacher.progress import ProgressBar
@@ -42,7 +42,12 @@ class ExportConfig:
     shard_size: int = 512  # clips per shard file: the unit of resuming
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
-    overwrite: bool = False  # replace a complete cache made by another teacher or from other data
+    overwrite: bool = False  # replace the cache folder at `out` (only a tinykd cache folder is ever replaced)
+    # A teacher trained at another rate than the data is loaded at: resample each clip to the teacher's rate
+    # (band-limited, tinykd.data.audio.resample) instead of refusing. The cache keeps the data's own settings, so
+    # students at the data's rate read it; e.g. an 8 kHz teacher (FSDD's native rate, half the compute) for 16 kHz
+    # students.
+    resample: bool = False
 
 
 @dataclass
@@ -76,15 +81,24 @@ def export_cache(
 
 def teacher_labels(teacher_dir: Path) -> list[str]:
     """The label map a teacher was trained with: labels.json, else the model config's id2label."""
-    path = teacher_dir / TeacherDir.LABELS
-    if path.is_file():
-        labels = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(labels, list) and all(isinstance(v, str) for v in labels):
-            return labels
-        raise TinykdError(f"{path}: expected a JSON list of class names")
-    config = json.loads((teacher_dir / TeacherDir.HF_CONFIG).read_text(encoding="utf-8"))
-    id2label = config.get("id2label") or {}
-    return [str(id2label[k]) for k in sorted(id2label, key=int)]
+    from tinykd.teacher.pretrain import PretrainDir
+
+    teacher_dir = Path(teacher_dir)
+    if (teacher_dir / PretrainDir.META).is_file() and not (teacher_dir / TeacherDir.LABELS).is_file():
+        raise TinykdError(f"{teacher_dir}: a pretrained base (`tinykd teacher pretrain`), not a classifier; fine-tune it "
+                          f"first with `tinykd teacher train DATA --base {teacher_dir}`")
+    if (teacher_dir / TeacherDir.LABELS).is_file():
+        return TeacherDir(teacher_dir).labels()
+    path = teacher_dir / TeacherDir.HF_CONFIG
+    config = load_json(path)
+    id2label = config.get("id2label") if isinstance(config, dict) else None
+    try:
+        labels = [str(id2label[k]) for k in sorted(id2label, key=int)] if isinstance(id2label, dict) else []
+    except (ValueError, TypeError):
+        labels = []
+    if not labels:
+        raise TinykdError(f"{teacher_dir}: no labels.json and no usable id2label in {path}; the label map lives with the teacher")
+    return labels
 
 
 def export_dataset(
@@ -97,15 +111,17 @@ def export_dataset(
     on_shard_written: Callable[[int, Path], None] | None = None,
 ) -> ExportResult:
     teacher_dir, out = Path(teacher_dir), Path(out)
-    model, fe = load_teacher(teacher_dir, attentions=True)
-    labels = teacher_labels(teacher_dir)
+    labels = teacher_labels(teacher_dir)  # the cheap checks first: a wrong teacher is refused before it loads
     if labels != list(ds.labels):
         raise TinykdError(
             f"{teacher_dir}: teacher label map {labels} does not match the data's {list(ds.labels)}; train a teacher on this data"
         )
     rate = teacher_sample_rate(teacher_dir)
-    if rate != ds.sample_rate:
-        raise TinykdError(f"{teacher_dir}: teacher takes {rate} Hz audio but the data is loaded at {ds.sample_rate} Hz; set --sample-rate {rate}")
+    if rate != ds.sample_rate and not cfg.resample:
+        raise TinykdError(f"{teacher_dir}: teacher takes {rate} Hz audio but the data is loaded at {ds.sample_rate} Hz; "
+                          f"set --sample-rate {rate}, or pass --resample to feed it each clip resampled to {rate} Hz")
+    check_output(CacheDir(out), resume=True)
+    model, fe = load_teacher(teacher_dir, attentions=True)
     identity = teacher_identity(teacher_dir)
 
     # One row per distinct clip content, in a fixed order (the clips' order in the data set).
@@ -118,7 +134,8 @@ def export_dataset(
     hashes = [ds.clips[i].hash for i in order]
     shards = [order[s : s + cfg.shard_size] for s in range(0, len(order), cfg.shard_size)]
     plan_hash = hashlib.sha256(
-        json.dumps({"teacher": identity, "labels": labels, "data": ds.fingerprint(), "shard_size": cfg.shard_size, "hashes": hashes}).encode()
+        json.dumps({"teacher": identity, "labels": labels, "data": ds.fingerprint(), "shard_size": cfg.shard_size, "hashes": hashes,
+                    **({"teacher_rate": rate} if rate != ds.sample_rate else {})}).encode()
     ).hexdigest()[:16]
     meta: dict[str, Any] = {
         "complete": False,
@@ -128,12 +145,13 @@ def export_dataset(
         "dataset_fingerprint": ds.fingerprint(),
         "data_config": to_dict(ds.config),
         "sample_rate": ds.sample_rate,
+        "teacher_sample_rate": rate,  # != sample_rate: each clip was resampled to it for the teacher
         "n_clips": len(order),
         "shard_size": cfg.shard_size,
         "plan_hash": plan_hash,
     }
 
-    done = _prepare_folder(out, meta, cfg.overwrite, log)
+    done = _prepare_folder(out, meta, cfg.overwrite, log, inputs=[teacher_dir, ds.root])
     if done is not None:
         return done
 
@@ -173,7 +191,7 @@ def export_dataset(
                 records.append({"file": path.name, "n": len(members), "sha256": digest})
         meta.update(shards=records, has_attention=bool(has_attention), teacher_frames=teacher_frames, complete=True)
         fmt.write_meta(out, meta)  # last: only now does the cache open as complete
-    except OSError as exc:
+    except (OSError, OutputError) as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise CacheError(
                 f"{out}: disk full after {len(records)} of {len(shards)} shard(s); free space and re-run the same command to resume (the cache is marked incomplete)"
@@ -185,31 +203,61 @@ def export_dataset(
     return ExportResult(out, len(order), len(shards), written, reused, seconds, rate_cps)
 
 
-def _prepare_folder(out: Path, meta: dict[str, Any], overwrite: bool, log: Callable[[str], None]) -> ExportResult | None:
-    """Decide what to do with an existing folder; an ExportResult when there is nothing left to do."""
-    if out.exists() and not out.is_dir():
-        raise CacheError(f"{out}: exists and is not a folder; pass another --out")
-    if not out.exists() or not any(out.iterdir()):
+def _plan_differences(old: dict[str, Any], meta: dict[str, Any]) -> list[str]:
+    """What differs between an existing cache's record and this export's plan, in words ([] when the same)."""
+    diffs = []
+    old_teacher = old.get("teacher") if isinstance(old.get("teacher"), dict) else {}
+    if old_teacher != meta["teacher"]:
+        new_teacher = meta["teacher"]
+        changed = [f"{k} {old_teacher.get(k)} -> {new_teacher.get(k)}" for k in ("name", "config_hash", "weights_hash")
+                   if old_teacher.get(k) != new_teacher.get(k)]
+        diffs.append(f"teacher ({', '.join(changed)})")
+    if old.get("labels") != meta["labels"]:
+        diffs.append(f"label map ({old.get('labels')} -> {meta['labels']})")
+    if old.get("dataset_fingerprint") != meta["dataset_fingerprint"]:
+        diffs.append(f"data set (fingerprint {old.get('dataset_fingerprint')} -> {meta['dataset_fingerprint']})")
+    if old.get("shard_size") != meta["shard_size"]:
+        diffs.append(f"shard size ({old.get('shard_size')} -> {meta['shard_size']})")
+    if not diffs and old.get("plan_hash") != meta["plan_hash"]:
+        diffs.append("plan (clip order)")
+    return diffs
+
+
+def _prepare_folder(out: Path, meta: dict[str, Any], overwrite: bool, log: Callable[[str], None],
+                    inputs: list = ()) -> ExportResult | None:
+    """Decide what to do with the output folder (tinykd.artifacts.prepare_output's rule: only a cache folder is
+    ever replaced); an ExportResult when there is nothing left to do."""
+    cache = CacheDir(out)
+    check_output(cache, resume=True)  # a file, a link or a folder that is not a cache is refused here
+    if not out.exists() or all(p.name == MARKER for p in out.iterdir()):
+        prepare_output(cache)
         return None
-    if not (out / fmt.META_FILE).is_file():
-        raise CacheError(f"{out}: folder is not empty and holds no cache; pass an empty or new --out")
-    old = fmt.read_meta(out)
-    same = old.get("plan_hash") == meta["plan_hash"]
-    if old.get("complete") is True and same and not overwrite:
-        log(f"{out}: already a complete cache of this teacher and data; nothing to do")
-        n = int(old.get("n_clips", 0))
-        return ExportResult(out, n, len(old.get("shards", [])), 0, len(old.get("shards", [])), 0.0, None, already_complete=True)
-    if old.get("complete") is True and not same and not overwrite:
-        raise CacheError(
-            f"{out}: holds a complete cache of another teacher or data set (teacher {old.get('teacher', {}).get('name')}, "
-            f"data {old.get('dataset_fingerprint')}); pass --overwrite or another --out"
-        )
-    if not same or overwrite:
-        for shard in out.glob(fmt.SHARD_GLOB):
-            shard.unlink()
-        if not same and old.get("complete") is not True:
-            log(f"{out}: an unfinished export of another teacher or data set was found; starting over")
-    elif old.get("complete") is not True:
+    try:
+        old: dict[str, Any] | None = fmt.read_meta(out)
+    except CacheError as exc:
+        if not overwrite and (out / fmt.META_FILE).exists():
+            raise CacheError(f"{exc} (pass --overwrite to replace this cache)") from None
+        old = None  # an export stopped before its first meta.json (or --overwrite): start over
+    if overwrite or old is None:
+        _, replaced = prepare_output(cache, force=True, inputs=inputs)
+        log(f"{replaced}; exporting anew" if overwrite else f"{out}: an export that stopped before writing "
+            f"{fmt.META_FILE} was found; {replaced}")
+        return None
+    diffs = _plan_differences(old, meta)
+    soft_labels_differ = [d for d in diffs if not d.startswith("shard size")]
+    if old.get("complete") is True and not soft_labels_differ:
+        note = f" (its shards hold {old.get('shard_size')} clips each; --shard-size applies to a new export)" if diffs else ""
+        log(f"{out}: already a complete cache of this teacher and data; nothing to do{note}")
+        shards = old.get("shards") if isinstance(old.get("shards"), list) else []
+        n = old.get("n_clips") if isinstance(old.get("n_clips"), int) else 0
+        return ExportResult(out, n, len(shards), 0, len(shards), 0.0, None, already_complete=True)
+    if old.get("complete") is True:
+        raise CacheError(f"{out}: holds a complete cache made with another {'; another '.join(soft_labels_differ)}; "
+                         "pass --overwrite to replace it, or another --out")
+    if diffs:
+        _, replaced = prepare_output(cache, force=True, inputs=inputs)
+        log(f"{out}: an unfinished export with another {'; another '.join(diffs)} was found; {replaced}")
+    else:
         log(f"{out}: resuming an unfinished export")
     return None
 
@@ -233,6 +281,11 @@ def _run_teacher(model, fe, ds, members: list[int], rate: int, device, batch_siz
         for start in range(0, len(members), batch_size):
             batch = members[start : start + batch_size]
             x = np.stack([ds.clip_audio(i) for i in batch])
+            if rate != ds.sample_rate:
+                from tinykd.data.audio import fit_length, resample
+
+                n = int(round(x.shape[1] * rate / ds.sample_rate))
+                x = np.stack([fit_length(resample(clip, ds.sample_rate, rate), n) for clip in x]).astype(np.float32)
             out = model(**model_inputs(fe, x, rate, device), output_attentions=True)
             logits.append(out.logits.float().cpu().numpy())
             atts = getattr(out, "attentions", None)

@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from tinykd.artifacts import TeacherDir
+from tinykd.configio import load_json, os_reason
 from tinykd.errors import TinykdError
 from tinykd.frontend.spec import DEFAULT_SPEC
-from tinykd.teacher.config import TinyTeacherSize
+from tinykd.teacher.config import Masking, TinyTeacherSize
 
 HUB_OFFLINE_HINT = "pass a local model directory or `tiny` instead"
 
@@ -37,7 +38,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def tiny_config(size: TinyTeacherSize, labels: list[str]):
+def tiny_config(size: TinyTeacherSize, labels: list[str] | None, masking: Masking | None = None,
+                extra: dict[str, Any] | None = None):
+    """The Wav2Vec2Config of a from-scratch tiny teacher; `masking` sets Wav2Vec2's SpecAugment (tiny defaults:
+    `Masking.TINY`), None leaves it off. `labels` None: no classification head settings (pretraining);
+    `extra`: further config fields (the quantizer's, for pretraining)."""
     from transformers import Wav2Vec2Config
 
     cfg = Wav2Vec2Config(
@@ -54,8 +59,8 @@ def tiny_config(size: TinyTeacherSize, labels: list[str]):
         attention_dropout=size.dropout,
         activation_dropout=size.dropout,
         final_dropout=size.dropout,
-        # The recipe that trains from scratch (FIELD-NOTES): pre-norm, layer-normed conv encoder,
-        # no time masking (with group norm + masking the run collapsed to chance).
+        # The recipe that trains from scratch (FIELD-NOTES): pre-norm, layer-normed conv encoder (with group
+        # norm + time masking the run collapsed to chance; with layer norm light masking trains, docs/teacher.md).
         do_stable_layer_norm=True,
         feat_extract_norm="layer",
         conv_bias=True,
@@ -63,8 +68,12 @@ def tiny_config(size: TinyTeacherSize, labels: list[str]):
         mask_time_prob=0.0,
         layerdrop=0.0,
         classifier_proj_size=size.hidden_size,
-        **label_kwargs(labels),
+        **(label_kwargs(labels) if labels is not None else {}),
+        **(extra or {}),
     )
+    if masking is not None:
+        for key, value in masking.config_overrides(tiny=True).items():
+            setattr(cfg, key, value)
     return cfg
 
 
@@ -104,20 +113,25 @@ def _hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def load_for_finetuning(base: str, labels: list[str], tiny: TinyTeacherSize, sample_rate: int):
-    """(model, feature_extractor, base_name) ready to fine-tune on `labels`."""
+def load_for_finetuning(base: str, labels: list[str], tiny: TinyTeacherSize, sample_rate: int,
+                        masking: Masking | None = None):
+    """(model, feature_extractor, base_name) ready to fine-tune on `labels`; `masking` overrides the base's
+    SpecAugment settings (a pretrained tinykd base carries its fine-tuning defaults, as the hub's do)."""
     from transformers import AutoModelForAudioClassification, Wav2Vec2ForSequenceClassification
 
+    masking = masking if masking is not None else Masking()
     if base == "tiny":
-        model = Wav2Vec2ForSequenceClassification(tiny_config(tiny, labels))
+        model = Wav2Vec2ForSequenceClassification(tiny_config(tiny, labels, masking))
         return model, default_feature_extractor(sample_rate), "tiny"
     path = Path(base).expanduser()
-    kwargs = dict(ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False, **label_kwargs(labels))
+    kwargs = dict(ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False, **label_kwargs(labels),
+                  **masking.config_overrides(tiny=False))
     if path.exists():
         if not path.is_dir():
             raise TinykdError(f"{path}: a teacher base must be a model directory, a hub id or `tiny`")
         _check_local_dir(path)
-        model = _from_pretrained(AutoModelForAudioClassification, str(path), base, local_files_only=True, **kwargs)
+        quiet = (path / "tinykd_pretrain.json").is_file()  # its quantizer is dropped and a head added, as expected
+        model = _from_pretrained(AutoModelForAudioClassification, str(path), base, local_files_only=True, quiet=quiet, **kwargs)
         return model, _feature_extractor_or_default(str(path), sample_rate, local_files_only=True), str(path)
     # A hub id: the local hub cache first, so an offline machine never waits on the network.
     try:
@@ -147,14 +161,30 @@ def _require_hub_connection(base: str, timeout: float = 3.0) -> None:
         raise TinykdError(f"{base!r} is not a local directory or in the hub cache, and {host} cannot be reached ({exc}); {HUB_OFFLINE_HINT}") from None
 
 
-def _from_pretrained(cls, where: str, name: str, **kwargs):
+def _from_pretrained(cls, where: str, name: str, quiet: bool = False, **kwargs):
+    """`cls.from_pretrained` with one-line errors; `quiet` hides transformers' report of the weights it dropped
+    and added (expected when a `teacher pretrain` folder becomes a classifier)."""
+    from safetensors import SafetensorError
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # tinykd draws its own progress; a stray bar would split the error line
+    level = hf_logging.get_verbosity()
     try:
+        if quiet:
+            hf_logging.set_verbosity_error()
         return cls.from_pretrained(where, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except SafetensorError as exc:  # a truncated or corrupt weights file
+        raise TinykdError(f"{name}: cannot read the model weights ({str(exc)[:160]}); the .safetensors file is "
+                          "truncated or corrupt: copy it again or train the teacher again") from None
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, PermissionError):
+            first = f"permission denied: {exc.filename or where}"
         if kwargs.get("local_files_only"):
-            raise TinykdError(f"{name}: cannot load the model ({first})") from None
+            raise TinykdError(f"{name}: cannot load the model ({first[:200]})") from None
         raise TinykdError(f"{name!r}: cannot download or load it from the Hugging Face hub ({first[:160]}); {HUB_OFFLINE_HINT}") from None
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def _feature_extractor_or_default(where: str, sample_rate: int, local_files_only: bool):
@@ -189,18 +219,19 @@ def load_teacher(path: str | Path, attentions: bool = True):
 
 
 def teacher_sample_rate(path: Path) -> int:
-    meta = path / TeacherDir.META
-    if meta.is_file():
+    """The rate a teacher takes: its training record, else its feature extractor's, else the front end's."""
+    path = Path(path)
+    for file, keys in ((path / TeacherDir.META, ("data_config", "sample_rate")), (path / TeacherDir.PREPROCESSOR, ("sampling_rate",))):
+        if not file.is_file():
+            continue
         try:
-            return int(json.loads(meta.read_text())["data_config"]["sample_rate"])
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-            pass
-    pre = path / TeacherDir.PREPROCESSOR
-    if pre.is_file():
-        try:
-            return int(json.loads(pre.read_text())["sampling_rate"])
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-            pass
+            value = json.loads(file.read_text(encoding="utf-8"))
+            for key in keys:
+                value = value[key]
+        except (KeyError, TypeError, ValueError, OSError):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
     return DEFAULT_SPEC.sample_rate
 
 
@@ -213,14 +244,19 @@ def model_inputs(fe, x: np.ndarray, sample_rate: int, device: torch.device) -> d
 def teacher_identity(path: str | Path, model=None) -> dict[str, str]:
     """name, config_hash, weights_hash: what a cache records to say which teacher made it."""
     path = Path(path)
-    config = json.loads((path / TeacherDir.HF_CONFIG).read_text())
+    config = load_json(path / TeacherDir.HF_CONFIG)
+    if not isinstance(config, dict):
+        raise TinykdError(f"{path / TeacherDir.HF_CONFIG}: not a JSON object; not a model config")
     # Version fields change when re-saved by a newer transformers; the model does not.
     for key in ("transformers_version", "_name_or_path", "_attn_implementation_autoset"):
         config.pop(key, None)
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     h = hashlib.sha256()
     for weights in sorted(path.glob("*.safetensors")):
-        with open(weights, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        try:
+            with open(weights, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as exc:
+            raise TinykdError(f"{weights}: cannot read it ({os_reason(exc)})") from None
     return {"name": path.resolve().name, "config_hash": config_hash, "weights_hash": h.hexdigest()[:16]}

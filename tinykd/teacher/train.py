@@ -10,6 +10,10 @@ feature extractor: per-utterance normalisation), `labels.json` (class names, ind
 `tinykd_teacher.json` (train config, data config, input rate and normalisation, base, best epoch, test accuracy,
 status),
 `train_metrics.json` (per-epoch train loss/accuracy, val loss/accuracy, learning rate, seconds).
+
+An existing teacher folder is never overwritten silently: `force=True` (`--force`) replaces a tinykd teacher
+folder (tinykd.artifacts.prepare_output), and any other folder is refused. The data set must pass the one
+training rule, `Dataset.check_trainable` (two classes or more, each in the training split), as for distill.
 """
 
 from __future__ import annotations
@@ -26,10 +30,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from tinykd.artifacts import TeacherDir
-from tinykd.configio import save_json, to_dict
-from tinykd.errors import TinykdError
-from tinykd.teacher.augment import augment_batch
+from tinykd.artifacts import TeacherDir, check_output, prepare_output
+from tinykd.configio import FILE_MODE, save_json, to_dict
+from tinykd.teacher.augment import augment_batch, mix_batch
 from tinykd.teacher.config import TeacherTrainConfig
 from tinykd.teacher.progress import ProgressBar
 from tinykd.teacher.model import load_for_finetuning, model_inputs, resolve_device
@@ -52,17 +55,21 @@ def train_teacher(
     data_config: Any = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
 ) -> TeacherTrainResult:
     """Load the data set at `data_root` (tinykd.data) and fine-tune `cfg.base` on it."""
     from tinykd.data import DataConfig, load_dataset
 
+    check_output(TeacherDir(out_dir), force=force, resumable=False, inputs=[data_root])  # refuse before the work
     data_config = data_config if data_config is not None else DataConfig()
     ds = load_dataset(data_root, data_config)
+    ds.check_trainable()
+    if ds.problem_summary():
+        log(f"warning: {ds.problem_summary()}")
     train = ds.load_split("train")
-    if len(train.y) == 0:
-        raise TinykdError(f"{data_root}: the training split is empty; check the split setting ({data_config.split!r})")
     val = ds.load_split("val")
     test = ds.load_split("test")
+    held_out = data_config.split_mode()[0] == "speaker" and len(test.y) > 0
     return fit_teacher(
         (train.x, train.y),
         (val.x, val.y) if len(val.y) else None,
@@ -71,9 +78,13 @@ def train_teacher(
         sample_rate=int(data_config.sample_rate),
         cfg=cfg,
         out_dir=out_dir,
-        extra_meta={"data_root": str(data_root), "data_config": to_dict(data_config), "dataset_fingerprint": ds.fingerprint()},
+        extra_meta={"data_root": str(data_root), "data_config": to_dict(data_config), "dataset_fingerprint": ds.fingerprint(),
+                    "dataset": ds.record()},
         progress=progress,
         log=log,
+        force=force,
+        inputs=[data_root],
+        monitor_test=held_out,
     )
 
 
@@ -88,19 +99,33 @@ def fit_teacher(
     extra_meta: dict[str, Any] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    force: bool = False,
+    inputs: list = (),
+    monitor_test: bool = False,
 ) -> TeacherTrainResult:
-    """Fine-tune on arrays (x float32 [n, samples], y int64 [n]); see the module docstring for outputs."""
+    """Fine-tune on arrays (x float32 [n, samples], y int64 [n]); see the module docstring for outputs.
+
+    `monitor_test` (on for a held-out-speaker split): also score the test split after every epoch and record it as
+    `heldout_accuracy` in the history. A diagnostic only (how generalisation to the unseen voice evolves while the
+    seen speakers are learnt); it never chooses the checkpoint, which stays the best on validation."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise TinykdError(f"{out_dir}: exists and is not a folder; pass another --out")
+    check_output(TeacherDir(out_dir), force=force, resumable=False, inputs=inputs)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     device = resolve_device(cfg.device)
 
-    model, fe, base_name = load_for_finetuning(cfg.base, labels, cfg.tiny, sample_rate)
-    out_dir.mkdir(parents=True, exist_ok=True)  # only once the model loaded: a bad --base leaves nothing behind
+    pretrained = None
+    if cfg.base != "tiny":
+        from tinykd.teacher.pretrain import pretrained_record
+
+        pretrained = pretrained_record(cfg.base)  # a `teacher pretrain` folder: refused when unfinished
+    model, fe, base_name = load_for_finetuning(cfg.base, labels, cfg.tiny, sample_rate, cfg.masking)
+    # Only once the model loaded: a bad --base leaves nothing behind, and --force deletes the old teacher last.
+    _, replaced = prepare_output(TeacherDir(out_dir), force=force, resumable=False, inputs=inputs)
+    if replaced:
+        log(replaced)
     if cfg.freeze_feature_encoder:
         model.freeze_feature_encoder()
     model.to(device)
@@ -122,6 +147,7 @@ def fit_teacher(
         "input_normalisation": "per utterance: (x - mean) / sqrt(var + 1e-7), Wav2Vec2 feature extractor",
         "train_config": to_dict(cfg),
         "n_params": int(sum(p.numel() for p in model.parameters())),
+        "pretrained": pretrained,
         **(extra_meta or {}),
     }
     save_json(out_dir / TeacherDir.LABELS, labels)
@@ -140,17 +166,21 @@ def fit_teacher(
             for b in range(n_batches):
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 xb = x_train[idx]
+                partner, lam = np.arange(len(idx)), np.ones(len(idx))
                 if cfg.augment:
                     xb = augment_batch(xb, rng, cfg.augmentation, sample_rate)
+                    xb, partner, lam = mix_batch(xb, rng, cfg.augmentation)
                 yb = torch.as_tensor(y_train[idx], dtype=torch.long, device=device)
-                out = model(**model_inputs(fe, xb, sample_rate, device), labels=yb)
-                (out.loss / cfg.grad_accum).backward()
+                out = model(**model_inputs(fe, xb, sample_rate, device))
+                loss = mixed_cross_entropy(out.logits, yb, torch.as_tensor(partner, device=device),
+                                           torch.as_tensor(lam, dtype=out.logits.dtype, device=device))
+                (loss / cfg.grad_accum).backward()
                 if (b + 1) % cfg.grad_accum == 0 or b + 1 == n_batches:
                     torch.nn.utils.clip_grad_norm_(params, 1.0)
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
-                loss_sum += out.loss.item() * len(idx)
+                loss_sum += loss.item() * len(idx)
                 correct += int((out.logits.argmax(-1) == yb).sum())
                 seen += len(idx)
                 advance(1, f"loss {loss_sum / seen:.3f} acc {correct / seen:.3f}")
@@ -163,6 +193,8 @@ def fit_teacher(
         if val is not None:
             row["val_loss"], row["val_accuracy"], _ = evaluate(model, fe, val[0], val[1], sample_rate, device, cfg.batch_size)
         row["seconds"] = round(time.perf_counter() - t0, 2)
+        if monitor_test and test is not None:
+            row["heldout_accuracy"] = evaluate(model, fe, test[0], test[1], sample_rate, device, cfg.batch_size)[1]
         history.append(row)
         score = row.get("val_accuracy", row["train_accuracy"])
         if best_acc is None or score > best_acc:
@@ -173,6 +205,7 @@ def fit_teacher(
         log(
             f"epoch {epoch}: train loss {row['train_loss']:.3f} acc {row['train_accuracy']:.3f}"
             + (f", val loss {row['val_loss']:.3f} acc {row['val_accuracy']:.3f}" if val is not None else "")
+            + (f", held-out {row['heldout_accuracy']:.3f} (not used for selection)" if "heldout_accuracy" in row else "")
             + f" ({row['seconds']:.0f} s){' *best' if best_epoch == epoch else ''}"
         )
 
@@ -208,6 +241,13 @@ def evaluate(model, fe, x: np.ndarray, y: np.ndarray, sample_rate: int, device: 
     return loss, acc, all_logits.numpy()
 
 
+def mixed_cross_entropy(logits, y, partner, lam):
+    """Mean over the batch of lam * CE(y) + (1 - lam) * CE(y[partner]) (mixup's target; lam 1 is plain CE)."""
+    per_clip = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    other = torch.nn.functional.cross_entropy(logits, y[partner], reduction="none")
+    return (lam * per_clip + (1 - lam) * other).mean()
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
@@ -216,11 +256,15 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 
 def _save_checkpoint(model, fe, out_dir: Path) -> None:
     """save_pretrained into a scratch folder beside the output, then move each file in with os.replace."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # its "Writing model shards" bar would interleave with the epoch lines
     tmp = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=out_dir))
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         fe.save_pretrained(tmp)
         for item in sorted(tmp.iterdir()):
+            item.chmod(FILE_MODE)  # the writers' temp files are private (0600); a model is shared like any file
             os.replace(item, out_dir / item.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
