@@ -31,14 +31,18 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
                         ["--clips", "64"], ["--clips", "250"]),
     "data": ("data: FSDD scan/load, synthetic set generation", [], []),
     "teacher": ("teacher: export throughput, cached vs online distillation epoch",
-                ["--max-batches", "4", "--repeats", "1"], ["--data", str(FSDD)]),
+                ["--max-batches", "4", "--repeats", "1", "--clips-per-class", "20"], ["--data", str(FSDD)]),
     "students": ("students: TFLM arena, flatbuffer, invoke time per preset",
-                 ["wav2tiny-64k", "wav2small-64k", "--invokes", "5"], ["--invokes", "20"]),
+                 ["wav2tiny", "wav2small", "--invokes", "5"], ["--invokes", "20"]),
     "quantize": ("quantize: int8 vs float agreement, sizes, arena, C array vs xxd",
-                 ["--presets", "wav2tiny-64k", "--epochs", "1", "--train-clips", "300", "--max-test-clips", "100"],
-                 ["--presets", "wav2tiny,wav2small,wav2tiny-64k,wav2small-64k"]),
+                 ["--presets", "wav2tiny,wav2tiny-paper", "--epochs", "1", "--train-clips", "300", "--max-test-clips", "100"],
+                 ["--presets", "wav2tiny,wav2small,wav2tiny-paper,wav2small-paper"]),
     "verify": ("serial verify against the virtual board: agreement, clips/s vs baud limit",
                ["--limit", "40"], []),
+    "emulated_board": ("the real firmware on an emulated Cortex-M4F (QEMU): ELF sizes, arena, instructions, verify",
+                       ["--presets", "wav2tiny", "--skip-reference", "--stream-seconds", "2"], []),
+    "tour": ("the README's tour on FSDD, step by step, wall time per step",
+             None, ["--epochs", "3"]),
     "distill": ("distillation on FSDD: accuracy, s/epoch, peak memory",
                 None,  # hours: not part of the quick profile
                 ["--fsdd", str(FSDD), "--students", "wav2tiny,wav2small", "--alphas", "1"]),
@@ -91,7 +95,7 @@ def main() -> int:
             continue
         extra = quick if args.profile == "quick" else full
         if extra is None:
-            rows.append([name, what, "not in this profile", "-", f"`--profile full`"])
+            rows.append([name, what, "not in this profile", "-", "`--profile full`"])
             write(args.out, header, rows, sections)
             continue
         cmd = [sys.executable, str(REPO / "bench" / f"bench_{name}.py"), *extra]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -23,29 +24,52 @@ def demo_out(tmp_path_factory):
 def test_quick_demo_summary(demo_out):
     summary = json.loads((demo_out / "summary.json").read_text())
     cfg = summary["config"]
-    assert cfg["quick"] is True and cfg["students"] == ["wav2tiny-64k"]
-    n_classes = cfg["n_classes"]
+    assert cfg["quick"] is True and cfg["students"] == ["wav2tiny"]
+    data = summary["data"]
+    n_classes = len(data["classes"])
+    assert data["kind"] == "speech" and n_classes == 10 and data["test_voices"]
+    manifest = (demo_out / "data" / "manifest.csv").read_text().splitlines()
+    assert len(manifest) - 1 == data["n_files"] == sum(data["counts"].values())
     teacher = summary["teacher"]
     assert teacher["params"] > 100_000 and 0.0 <= teacher["accuracy"] <= 1.0
     (student,) = summary["students"]
-    assert student["name"] == "wav2tiny-64k"
+    assert student["name"] == "wav2tiny"
     assert 5_000 < student["params"] < 20_000
-    # Learned something: above chance on the held-out test split, float and int8.
+    # Learned something: above chance on the held-out voices, float and int8.
     assert student["accuracy"] > 1.0 / n_classes
     assert student["int8_accuracy"] > 1.0 / n_classes
-    # The virtual board (firmware C core + TFLM) answered every clip as the host did.
+    # The alpha = 1 baseline: the same student alone, compared on the same test clips, with its binomial SE.
+    base = student["baseline"]
+    assert base["n"] == student["n_test"] == data["counts"]["test"]
+    assert abs(base["difference"] - (student["accuracy"] - base["accuracy"])) < 1e-9 and base["se"] > 0
+    base_metrics = json.loads((Path(base["run"]) / "metrics.json").read_text())
+    assert base_metrics["accuracy"] == base["accuracy"] and base_metrics["training"]["alpha"] == 1.0
+    # The virtual board (firmware C core + TFLM) answered every clip as the host did; the model fits the ESP32.
     assert student["board_clips"] == cfg["verify_clips"] and student["board_agreement"] == 1.0
+    assert student["board_fits"] and "esp32" in student["fits_boards"]
     # Figures in the summary are the artifacts' own.
-    run = demo_out / "runs" / "wav2tiny-64k"
+    run = demo_out / "runs" / "wav2tiny"
     tflite = run / "int8" / "model_int8.tflite"
     assert student["flatbuffer_bytes"] == tflite.stat().st_size
     header = (run / "int8" / "model_data.h").read_text()
     assert f"#define TINYKD_ARENA_BYTES {student['arena_bytes']}" in header
+    q = json.loads((run / "int8" / "quantize.json").read_text())
+    assert student["agreement_float_int8"] == q["accuracy"]["agreement_float_tflm"]
+    assert student["params"] == q["model"]["params"]
     assert (run / f"firmware-{cfg['board']}-arduino-cli").is_dir()
     names = [s["name"] for s in summary["stages"]]
-    assert names[:3] == ["built-in data", "teacher (tiny Wav2Vec2)", "soft-label cache"] and len(names) == 7
+    assert names[0].startswith("built-in speech") and names[1:3] == ["teacher (tiny Wav2Vec2)", "soft-label cache"]
+    assert len(names) == 7
+    # report.md opens with the targets, met or missed, each as measured.
     report = (demo_out / "report.md").read_text()
-    assert "| wav2tiny-64k |" in report and "summary.png" in report
+    targets = summary["targets"]
+    assert report.index("## Targets") < report.index("## Results")
+    for t in targets:
+        assert t["target"] in report
+    teacher_target = next(t for t in targets if t["target"].startswith("the teacher beats"))
+    assert teacher_target["met"] == (teacher["accuracy"] > base["accuracy"])
+    assert "Did the teacher help?" in report and "binomial SE" in report
+    assert "| wav2tiny distilled (alpha=0.5) |" in report and "| wav2tiny alone (alpha=1) |" in report
     assert (demo_out / "summary.png").stat().st_size > 1000
 
 

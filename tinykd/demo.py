@@ -1,60 +1,60 @@
 """`tinykd demo`: the whole pipeline on the built-in data, end to end, on a 2-core machine with no network.
 
-built-in data -> tiny Wav2Vec2 teacher -> soft-label cache -> Wav2Tiny (and Wav2Small unless quick) distilled
--> int8 for TFLM -> C arrays and a firmware build folder -> verify on the virtual board.
+built-in speech (espeak-ng voices, test voices held out) -> tiny Wav2Vec2 teacher -> soft-label cache ->
+Wav2Tiny (and Wav2Small unless quick) distilled, and each trained alone (alpha = 1) to say whether the teacher
+helped -> int8 for TFLM -> C arrays and a firmware build folder for the ESP32 -> verify on the virtual board.
 
 Every stage writes into its own folder under `out` and is skipped when that folder is already complete, so an
-interrupted demo continues where it stopped when run again (`force=True` starts over). The summary lands in
-`out/summary.json`, `out/report.md` and `out/summary.png`.
+interrupted demo continues where it stopped when run again (`force=True` starts over: it replaces only a demo
+folder, by tinykd.artifacts.prepare_output, never another folder). The summary lands in `out/summary.json`,
+`out/report.md` and `out/summary.png`.
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from tinykd.artifacts import CacheDir, Int8Dir, RunDir, TeacherDir
+from tinykd.artifacts import CacheDir, DemoDir, Int8Dir, RunDir, TeacherDir, prepare_output
 from tinykd.configio import atomic_write_text, load_json, save_json, to_dict
 from tinykd.errors import TinykdError
 
 SUMMARY = "summary.json"
+SPEECH_MARKER = "speech.json"  # tinykd.data.speech.config.MARKER; imported lazily (numpy, espeak)
 
 
 @dataclass
 class DemoConfig:
     quick: bool = False
     seed: int = 0
-    # Built-in data (tinykd.data.synth)
-    n_classes: int = 8
-    clips_per_class: int = 60
-    n_speakers: int = 4
+    # Built-in data: spoken command words by espeak-ng voices, test voices held out (tinykd.data.speech).
+    words: str = "commands"
+    accents: tuple[str, ...] = ("en-us", "en")
     # Teacher: the `tiny` from-scratch Wav2Vec2
-    teacher_epochs: int = 10
+    teacher_epochs: int = 12
     teacher_lr: float = 1e-3  # the peak lr that trained the FSDD teacher (docs/teacher.md)
-    # 2 transformer layers: on a few hundred clips the 4-layer default learns no better and costs twice the time.
-    teacher_layers: int = 2
-    # Students: the presets with a longer hop (the default presets' ~0.4-0.8 MB arenas fit no board).
-    students: tuple[str, ...] = ("wav2tiny-64k", "wav2small-64k")
-    student_epochs: int = 20
+    teacher_layers: int = 2  # on a thousand clips the 4-layer default learns no better and costs twice the time
+    # Students: the deployable presets (Signal front end, all-int8 body; they fit a plain ESP32), each trained
+    # twice: distilled (T, alpha) and alone (alpha = 1, the baseline that says whether the teacher helped).
+    students: tuple[str, ...] = ("wav2tiny", "wav2small")
+    student_epochs: int = 15
     temperature: float = 2.0
     alpha: float = 0.5
-    # The front end stays float: the presets' int8-front-end option fits a 64 KB arena but loses most of the
-    # float model's decisions (docs/quantize.md), and a demo should show a faithful int8 model. With a float
-    # front end the arena is ~200 KB, which fits the ESP32-S3.
-    frontend: str = "float"
-    board: str = "esp32s3"
+    board: str = "esp32"
     verify_clips: int = 0  # 0: the whole test split
+    # The targets report.md opens with (met / missed)
+    minutes_target: float = 10.0
+    int8_drop_target: float = 0.01  # float minus int8 test accuracy (fraction)
 
     @classmethod
     def for_mode(cls, quick: bool, **overrides: Any) -> "DemoConfig":
         base = cls()
         if quick:
-            base = replace(base, quick=True, n_classes=6, clips_per_class=40, n_speakers=3, teacher_epochs=6,
-                           students=("wav2tiny-64k",), student_epochs=15, verify_clips=24)
+            base = replace(base, quick=True, accents=("en-us",), teacher_epochs=8, students=("wav2tiny",),
+                           student_epochs=10, verify_clips=40, minutes_target=3.0)
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -99,15 +99,13 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     """Run every stage into `out`; see the module docstring."""
     cfg = config or DemoConfig()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise TinykdError(f"{out}: exists and is not a folder; pass another --out")
-    saved = out / "demo_config.json"
-    if force and out.exists():
-        shutil.rmtree(out)
+    saved = out / DemoDir.CONFIG
+    _, replaced = prepare_output(DemoDir(out), resume=not force, force=force)
+    if replaced:
+        log(replaced)
     if saved.is_file() and load_json(saved) != to_dict(cfg):
         raise TinykdError(f"{out}: holds a demo run with other settings ({saved}); pass --force to start over "
                           "or another --out")
-    out.mkdir(parents=True, exist_ok=True)
     save_json(saved, cfg)
 
     _require_teacher_extra()
@@ -115,7 +113,8 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     stages = _Stages(log)
     data, teacher, cache = out / "data", out / "teacher", out / "cache"
 
-    stages.run("built-in data", (data / "synth.json").is_file(), lambda: _make_data(data, cfg, progress))
+    stages.run("built-in speech (espeak-ng voices)", (data / SPEECH_MARKER).is_file(),
+               lambda: _make_data(data, cfg, progress))
     stages.run("teacher (tiny Wav2Vec2)", _teacher_done(teacher),
                lambda: _train_teacher(data, teacher, cfg, progress, log))
     stages.run("soft-label cache", _cache_done(cache), lambda: _export_cache(data, teacher, cache, progress, log))
@@ -123,8 +122,9 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     students: list[dict[str, Any]] = []
     for preset in cfg.students:
         run = out / "runs" / preset
-        stages.run(f"distill {preset} (T={cfg.temperature:g}, alpha={cfg.alpha:g})", RunDir(run).is_complete(),
-                   lambda: _distill(data, cache, run, preset, cfg, progress))
+        stages.run(f"distill {preset} (T={cfg.temperature:g}, alpha={cfg.alpha:g}; and alpha=1 alone)",
+                   RunDir(run).is_complete(), lambda: _distill(data, cache, run, out / "baselines", preset, cfg,
+                                                               progress, log))
         stages.run(f"quantize {preset} int8 (TFLM)", (run / RunDir.INT8 / Int8Dir.REPORT_JSON).is_file(),
                    lambda: _quantize(run, data, cfg, progress))
         stages.run(f"firmware build folder ({cfg.board}, dry run)",
@@ -135,11 +135,13 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
 
     summary = {
         "config": to_dict(cfg),
+        "data": _data_row(data),
         "teacher": _teacher_row(teacher),
         "students": students,
         "stages": [to_dict(s) for s in stages.times],
         "seconds": time.perf_counter() - t_start,
     }
+    summary["targets"] = targets(summary)
     save_json(out / SUMMARY, summary)
     _summary_plot(summary, out / "summary.png")
     atomic_write_text(out / "report.md", render_report(summary))
@@ -158,12 +160,12 @@ def _require_teacher_extra() -> None:
 # -- stages ----------------------------------------------------------------------------------------
 
 def _make_data(data: Path, cfg: DemoConfig, progress: bool) -> None:
-    from tinykd.data.synth import SynthConfig, synthesize
+    from tinykd.data.speech import SpeechSynthConfig, synthesize_speech
 
-    if data.exists():
-        shutil.rmtree(data)  # an unfinished set (no synth.json): make it again, it takes seconds
-    synthesize(data, SynthConfig(n_classes=cfg.n_classes, clips_per_class=cfg.clips_per_class,
-                                 n_speakers=cfg.n_speakers, seed=cfg.seed), progress=progress)
+    synth = SpeechSynthConfig(words=cfg.words, accents=tuple(cfg.accents), seed=cfg.seed)
+    synth.validate()
+    # An unfinished set of an interrupted demo is replaced by the generator itself (its partial marker).
+    synthesize_speech(data, synth, progress=progress)
 
 
 def _teacher_done(teacher: Path) -> bool:
@@ -175,8 +177,9 @@ def _train_teacher(data: Path, teacher: Path, cfg: DemoConfig, progress: bool, l
     from tinykd.teacher.train import train_teacher
 
     size = TinyTeacherSize(num_hidden_layers=cfg.teacher_layers)
+    # force: an unfinished teacher of an interrupted demo (the stage runs only when none is complete) is replaced.
     train_teacher(data, teacher, TeacherTrainConfig(base="tiny", epochs=cfg.teacher_epochs, lr=cfg.teacher_lr,
-                                                    seed=cfg.seed, tiny=size), progress=progress, log=log)
+                                                    seed=cfg.seed, tiny=size), progress=progress, log=log, force=True)
 
 
 def _cache_done(cache: Path) -> bool:
@@ -189,20 +192,22 @@ def _export_cache(data: Path, teacher: Path, cache: Path, progress: bool, log) -
     export_cache(data, teacher, cache, progress=progress, log=log)
 
 
-def _distill(data: Path, cache: Path, run: Path, preset: str, cfg: DemoConfig, progress: bool) -> None:
+def _distill(data: Path, cache: Path, run: Path, baselines: Path, preset: str, cfg: DemoConfig, progress: bool,
+             log) -> None:
     from tinykd.distill.config import DistillConfig
     from tinykd.distill.run import distill
 
     dc = DistillConfig(student=preset, temperature=cfg.temperature, alpha=cfg.alpha, epochs=cfg.student_epochs,
                        seed=cfg.seed)
-    # An interrupted run left checkpoints: continue from the last good one.
-    distill(data, dc, run, cache=cache, resume=run.exists(), show_progress=progress)
+    # An interrupted run left checkpoints: continue from the last good one. `baselines`: the same student,
+    # data, seed and schedule without the teacher (alpha = 1), trained first and compared in metrics.json.
+    distill(data, dc, run, cache=cache, resume=run.exists(), show_progress=progress, baselines=baselines, log=log)
 
 
 def _quantize(run: Path, data: Path, cfg: DemoConfig, progress: bool) -> None:
     from tinykd.quantize import QuantizeConfig, quantize_run
 
-    quantize_run(run, data, config=QuantizeConfig(frontend=cfg.frontend, board=cfg.board), show_progress=progress)
+    quantize_run(run, data, config=QuantizeConfig(board=cfg.board), show_progress=progress)
 
 
 def _flash_dry_run(run: Path, cfg: DemoConfig) -> None:
@@ -240,6 +245,13 @@ def _verify_on_sim(run: Path, data: Path, cfg: DemoConfig) -> None:
 
 # -- summary ---------------------------------------------------------------------------------------
 
+def _data_row(data: Path) -> dict[str, Any]:
+    meta = load_json(data / SPEECH_MARKER)
+    return {"kind": "speech", "classes": [c["label"] for c in meta["classes"]], "n_files": meta["n_files"],
+            "counts": meta["counts"], "voices": len(meta["voices"]),
+            "test_voices": sorted({v["name"] for v in meta["voices"] if v["split"] == "test"})}
+
+
 def _teacher_row(teacher: Path) -> dict[str, Any]:
     meta = TeacherDir(teacher).meta()
     return {"name": "teacher (tiny Wav2Vec2)", "params": meta.get("n_params"), "accuracy": meta.get("test_accuracy")}
@@ -250,17 +262,24 @@ def _student_row(run: Path, preset: str, cfg: DemoConfig) -> dict[str, Any]:
     q = RunDir(run).int8_dir().report()
     v = load_json(RunDir(run).int8_dir() / Int8Dir.VERIFY)
     acc = q["accuracy"]
+    base = metrics.get("baseline")
     return {
         "name": preset,
         "run": str(run),
         "params": metrics["training"]["params"],
         "accuracy": metrics["accuracy"],
+        "n_test": metrics["n"],
+        "baseline": None if base is None else {
+            "accuracy": base["baseline_accuracy"], "n": base["baseline_n"], "difference": base["difference"],
+            "se": base["se"], "verdict": base["verdict"], "run": base["run"]},
         "int8_accuracy": acc["int8_tflm_accuracy"],
         "float_accuracy_quantize": acc["float_accuracy"],
         "agreement_float_int8": acc["agreement_float_tflm"],
         "flatbuffer_bytes": q["model"]["bytes"],
         "arena_bytes": q["arena"]["bytes"],
         "board": cfg.board,
+        "fits_boards": sorted(name for name, b in q["boards"].items() if b["fits"] and b.get("builds", True)),
+        "board_fits": bool(q["boards"].get(cfg.board, {}).get("fits")),
         "board_agreement": v["agreement"],
         "board_clips": v["answered"],
         "seconds_per_epoch": metrics["training"]["seconds_per_epoch"],
@@ -275,36 +294,120 @@ def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{unit}"
 
 
-def summary_rows(summary: dict[str, Any]) -> list[list[str]]:
-    """The final table: teacher vs students."""
-    t = summary["teacher"]
-    rows = [[t["name"], _fmt(t["params"], ","), _pct(t["accuracy"]), "-", "-", "-", "-"]]
+def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One entry per target the demo is meant to meet: what, met or not, and the measured figure."""
+    cfg, t = summary["config"], summary["teacher"]
+    out: list[dict[str, Any]] = []
     for s in summary["students"]:
-        rows.append([s["name"], _fmt(s["params"], ","), _pct(s["accuracy"]), _pct(s["int8_accuracy"]),
+        base = s["baseline"]
+        if base is not None:
+            out.append({"target": f"the teacher beats {s['name']} trained alone (alpha = 1) on the held-out voices",
+                        "met": (t["accuracy"] or 0.0) > base["accuracy"],
+                        "measured": f"teacher {_pct(t['accuracy'])} vs {_pct(base['accuracy'])}"})
+            out.append({"target": f"distilling {s['name']} helps (difference above two binomial SE)",
+                        "met": base["verdict"] == "helped",
+                        "measured": f"{100 * base['difference']:+.1f} points, SE {100 * base['se']:.1f}"})
+        out.append({"target": f"{s['name']} fits the {s['board']} (flash --board {s['board']} --dry-run passes)",
+                    "met": s["board_fits"],
+                    "measured": f"{s['flatbuffer_bytes'] / 1024:.1f} KB flatbuffer, {s['arena_bytes'] / 1024:.1f} KB arena"})
+        drop = s["float_accuracy_quantize"] - s["int8_accuracy"]
+        out.append({"target": f"{s['name']} loses at most {100 * cfg['int8_drop_target']:.0f} point to int8",
+                    "met": drop <= cfg["int8_drop_target"] + 1e-9,
+                    "measured": f"{100 * drop:+.1f} points; float/int8 agreement {_pct(s['agreement_float_int8'])}"})
+        out.append({"target": f"the board answers every {s['name']} clip as the host does",
+                    "met": s["board_agreement"] == 1.0,
+                    "measured": f"{_pct(s['board_agreement'])} of {s['board_clips']} clips"})
+    minutes = summary["seconds"] / 60
+    kept = any(st["skipped"] for st in summary["stages"])
+    out.append({"target": f"the demo takes at most {cfg['minutes_target']:g} min on 2 cores",
+                "met": None if kept else minutes <= cfg["minutes_target"],
+                "measured": f"{minutes:.1f} min" + (" (stages kept from an earlier run: not a full timing)" if kept else "")})
+    return out
+
+
+def target_lines(summary: dict[str, Any]) -> list[str]:
+    word = {True: "met", False: "MISSED", None: "not measured"}
+    return [f"- **{word[t['met']]}**: {t['target']} ({t['measured']})" for t in summary["targets"]]
+
+
+def summary_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The final table: teacher, then each student alone (alpha = 1) and distilled."""
+    t = summary["teacher"]
+    rows = [[t["name"], _fmt(t["params"], ","), _pct(t["accuracy"]), "-", "-", "-", "-", "-", "-"]]
+    cfg = summary["config"]
+    for s in summary["students"]:
+        if s["baseline"] is not None:
+            rows.append([f"{s['name']} alone (alpha=1)", _fmt(s["params"], ","), _pct(s["baseline"]["accuracy"]),
+                         "-", "-", "-", "-", "-", "-"])
+        rows.append([f"{s['name']} distilled (alpha={cfg['alpha']:g})", _fmt(s["params"], ","), _pct(s["accuracy"]),
+                     _pct(s["int8_accuracy"]), _pct(s["agreement_float_int8"]),
+                     f"{_pct(s['board_agreement'])} of {s['board_clips']}",
                      _fmt(s["flatbuffer_bytes"] / 1024, ".1f"), _fmt(s["arena_bytes"] / 1024, ".1f"),
-                     f"{_pct(s['board_agreement'])} of {s['board_clips']}"])
+                     ", ".join(s["fits_boards"]) or "none"])
     return rows
 
 
-SUMMARY_HEADER = ["model", "params", "test acc (float)", "test acc (int8, TFLM)", "flatbuffer KB", "arena KB",
-                  "agreement with the (virtual) board"]
+def compact_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The table a terminal prints (80 columns): short names, no params or board list (report.md has them)."""
+    t = summary["teacher"]
+    rows = [["teacher", _pct(t["accuracy"]), "-", "-", "-", "-", "-"]]
+    for s in summary["students"]:
+        if s["baseline"] is not None:
+            rows.append([f"{s['name']} alone", _pct(s["baseline"]["accuracy"]), "-", "-", "-", "-", "-"])
+        rows.append([f"{s['name']} KD", _pct(s["accuracy"]), _pct(s["int8_accuracy"]),
+                     _pct(s["agreement_float_int8"]), _pct(s["board_agreement"]),
+                     _fmt(s["flatbuffer_bytes"] / 1024, ".1f"), _fmt(s["arena_bytes"] / 1024, ".1f")])
+    return rows
+
+
+COMPACT_HEADER = ["model", "float", "int8", "f=int8", "board", "flash KB", "arena KB"]
+
+SUMMARY_HEADER = ["model", "params", "test acc (float)", "int8 (TFLM)", "float=int8", "board=host",
+                  "flatbuffer KB", "arena KB", "fits and builds for"]
+
+
+def teacher_helped_lines(summary: dict[str, Any]) -> list[str]:
+    from tinykd.distill.baseline import verdict_line
+
+    lines = []
+    for s in summary["students"]:
+        b = s["baseline"]
+        if b is None:
+            continue
+        c = {"verdict": b["verdict"], "difference": b["difference"], "accuracy": s["accuracy"],
+             "baseline_accuracy": b["accuracy"], "n": s["n_test"], "se": b["se"]}
+        lines.append(f"- {s['name']}: " + verdict_line(c, "held-out-voice test"))
+    return lines
 
 
 def render_report(summary: dict[str, Any]) -> str:
-    cfg = summary["config"]
-    lines = [
-        "# tinykd demo",
+    cfg, data = summary["config"], summary["data"]
+    counts = data["counts"]
+    lines = ["# tinykd demo", "", "## Targets", ""] + target_lines(summary) + [
         "",
-        f"Built-in synthetic data: {cfg['n_classes']} classes x {cfg['clips_per_class']} clips, "
-        f"{cfg['n_speakers']} speakers. Students distilled with T={cfg['temperature']:g}, alpha={cfg['alpha']:g}; "
-        f"int8 body for TFLM with a {cfg['frontend']} front end, firmware generated for {cfg['board']}; verified on the virtual board (`tinykd sim`: the firmware's C core + the TFLM "
-        f"interpreter), not on real hardware. Total time {summary['seconds'] / 60:.1f} min.",
+        f"Built-in speech (`tinykd data synth`, espeak-ng, not recorded speech): {len(data['classes'])} words "
+        f"({', '.join(data['classes'])}) by {data['voices']} voices, {data['n_files']} clips "
+        f"({counts['train']} train / {counts['val']} val / {counts['test']} test); the test voices "
+        f"({len(data['test_voices'])}) are never heard in training. Chance: {100 / len(data['classes']):.0f} %.",
+        f"Students distilled with T={cfg['temperature']:g}, alpha={cfg['alpha']:g}, and trained alone (alpha = 1, "
+        f"same data, seed and schedule) for comparison; int8 for TFLM (the Signal-op front end and an all-int8 "
+        f"body); firmware generated for {cfg['board']} (dry run: no board here); verified on the virtual board "
+        "(`tinykd sim`: the firmware's C core + the TFLM interpreter), not on real hardware. "
+        f"Total time {summary['seconds'] / 60:.1f} min.",
+        "",
+        "## Did the teacher help?",
+        "",
+    ] + (teacher_helped_lines(summary) or ["- no student was compared with its alpha = 1 baseline"]) + [
+        "",
+        "## Results",
         "",
         "| " + " | ".join(SUMMARY_HEADER) + " |",
         "|" + "---|" * len(SUMMARY_HEADER),
     ]
     lines += ["| " + " | ".join(r) + " |" for r in summary_rows(summary)]
-    lines += ["", "![summary](summary.png)", "", "## Stages", "", "| stage | seconds | |", "|---|---|---|"]
+    lines += ["", "float=int8: share of test clips where the int8 model (TFLM) gives the float model's answer; "
+              "board=host: clips the (virtual) board answered exactly as the host's TFLM.",
+              "", "![summary](summary.png)", "", "## Stages", "", "| stage | seconds | |", "|---|---|---|"]
     lines += [f"| {s['name']} | {s['seconds']:.1f} | {'kept from an earlier run' if s['skipped'] else ''} |"
               for s in summary["stages"]]
     for s in summary["students"]:
@@ -323,22 +426,32 @@ def _summary_plot(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    names = [summary["teacher"]["name"]] + [s["name"] for s in summary["students"]]
-    float_acc = [100.0 * (summary["teacher"]["accuracy"] or 0.0)] + [100.0 * s["accuracy"] for s in summary["students"]]
-    int8_acc = [np.nan] + [100.0 * s["int8_accuracy"] for s in summary["students"]]
+    t = summary["teacher"]
+    names, alone, distilled, int8 = ["teacher"], [100.0 * (t["accuracy"] or 0.0)], [np.nan], [np.nan]
+    for s in summary["students"]:
+        names.append(s["name"])
+        alone.append(np.nan if s["baseline"] is None else 100.0 * s["baseline"]["accuracy"])
+        distilled.append(100.0 * s["accuracy"])
+        int8.append(100.0 * s["int8_accuracy"])
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(1.8 + 1.8 * len(names), 3.6))
-    ax.bar(x - 0.2, float_acc, 0.4, label="float")
-    ax.bar(x + 0.2, int8_acc, 0.4, label="int8 (TFLM)")
-    for xi, (f, q) in enumerate(zip(float_acc, int8_acc)):
-        ax.text(xi - 0.2, f + 1, f"{f:.0f}", ha="center", fontsize=8)
-        if not np.isnan(q):
-            ax.text(xi + 0.2, q + 1, f"{q:.0f}", ha="center", fontsize=8)
+    fig, ax = plt.subplots(figsize=(2.4 + 1.8 * len(names), 3.8))
+    w = 0.26
+    series = [(alone, -w, "float, alone (alpha=1) / teacher"), (distilled, 0.0, "float, distilled"),
+              (int8, w, "int8 (TFLM), distilled")]
+    for values, dx, label in series:
+        ax.bar(x + dx, values, w, label=label)
+        for xi, v in enumerate(values):
+            if not np.isnan(v):
+                ax.text(xi + dx, v + 1, f"{v:.0f}", ha="center", fontsize=7)
+    chance = 100.0 / len(summary["data"]["classes"])
+    ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
+    ax.text(len(names) - 0.5, chance + 1, f"chance {chance:.0f} %", ha="right", fontsize=7, color="grey")
     ax.set_xticks(x, names, fontsize=8)
-    ax.set_ylim(0, 120)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("tinykd demo: teacher vs students")
-    ax.legend(loc="upper right", fontsize=8, ncols=2)
+    ax.set_ylim(0, 115)
+    ax.set_yticks(range(0, 101, 20))
+    ax.set_ylabel("test accuracy, held-out voices (%)")
+    ax.set_title("tinykd demo: teacher, students alone and distilled", fontsize=10)
+    ax.legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)

@@ -8,6 +8,7 @@ pipeline order (tinykd.cli.app.PIPELINE_ORDER), one module per stage. Errors the
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from tinykd.cli import data, demo, device, quantize, students, teacher  # noqa: F401  (register the commands)
 from tinykd.cli.app import app, console, err_console  # noqa: F401
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         # Without standalone mode click hands back typer.Exit's code instead of exiting.
         code = app(args=argv, standalone_mode=False)
     except TinykdError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # The message names files and labels: data, never rich markup ("[/]" in a name must print as is).
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted; finished outputs are kept, partial ones were not written as complete")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from tinykd.cli.app import app, console
+from tinykd.cli.app import app, console, err_console
 from tinykd.device.protocol import DEFAULT_BAUD
 from tinykd.errors import TinykdError
 
@@ -78,11 +78,18 @@ def monitor_cmd(
     reconnect_timeout: float = typer.Option(10.0, "--reconnect-timeout", help="Seconds to wait for a vanished port to come back."),
     plain: bool = typer.Option(False, "--plain", help="One printed line per result instead of the live view."),
 ) -> None:
-    """Show a board's results live: label, confidence, timings, with counts of bad/dropped lines and resets."""
+    """Show a board's results live: label, confidence, timings, with counts of bad/dropped lines and resets.
+
+    Exit 0 when the board was heard, 1 when not one valid line came (a silent board, the wrong baud rate, garbage
+    only), 2 on errors.
+    """
+    from tinykd.device.monitor import MonitorFailed
     from tinykd.device.monitor_view import run_monitor_view
 
-    run_monitor_view(console, port, baud, log=log, duration=duration, count=count,
-                     reconnect_timeout=reconnect_timeout, plain=plain)
+    state = run_monitor_view(console, port, baud, log=log, duration=duration, count=count,
+                             reconnect_timeout=reconnect_timeout, plain=plain)
+    if state is not None and state.failure():  # silent or garbage only: a failure, exit 1
+        raise MonitorFailed(state.failure())
 
 
 @app.command("verify")
@@ -116,6 +123,31 @@ def verify_cmd(
                            f"needed {rep.min_agreement:.2%} and every clip")
 
 
+def _emulated(model: Path, board: str, kernels: str, tflm: Optional[Path], mode: str,
+              duration: Optional[float]) -> None:
+    import time
+
+    from tinykd.device.qemu import EmulatedBoard
+    from tinykd.device.qemu.launch import build_for
+
+    with err_console.status(f"cross-compiling the firmware for {board} ({kernels} kernels)"):
+        build = build_for(model, board, tflm=tflm, kernels=kernels, mode=mode)
+    parts = ", ".join(f"{k} {v:,}" for k, v in build.sizes.flash_by_part.items())
+    console.print(f"firmware {build.elf} ({'cached' if build.cached else 'built'}): flash {build.sizes.flash_bytes:,} B "
+                  f"({parts}); RAM {build.sizes.ram_bytes:,} B", highlight=False, soft_wrap=True)
+    with EmulatedBoard(build, max_seconds=duration) as emulated:
+        hello = emulated.hello
+        console.print(f"emulated board on {emulated.port}  {board} (QEMU)  model {hello.model_hash if hello else '?'}  "
+                      f"mode {mode}", highlight=False, soft_wrap=True)
+        sys.stdout.flush()
+        try:
+            while emulated.alive:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    console.print(f"emulated board stopped ({board})")
+
+
 @app.command("sim")
 def sim_cmd(
     run: Optional[Path] = typer.Option(None, "--run", help="Run folder whose int8 model the virtual board runs."),
@@ -128,8 +160,12 @@ def sim_cmd(
     duration: Optional[float] = typer.Option(None, "--duration", help="Stop after this many seconds (default: until Ctrl-C)."),
     sample_rate: Optional[int] = typer.Option(None, "--sample-rate", help="Model sample rate if the run does not say (default from model_data.h or config.json)."),
     emulate_baud: int = typer.Option(0, "--emulate-baud", help="Make every byte take 10 bit times at this baud rate, like a real UART (default 0: as fast as the pty goes)."),
+    board_name: Optional[str] = typer.Option(None, "--board", help="An emulated board from `tinykd boards` (qemu-nano33ble): cross-compile the real firmware with TFLM and run it in QEMU instead of the virtual board."),
+    kernels: str = typer.Option("cmsis-nn", "--kernels", help="With --board: cmsis-nn (optimised) or reference TFLM kernels."),
+    tflm: Optional[Path] = typer.Option(None, "--tflm", help="With --board: a TFLM source tree or archive (default: the vendored tree in ../shared/vendor)."),
 ) -> None:
-    """Run a virtual board on a pseudo-terminal and print its port: the firmware's C core + the TFLM interpreter.
+    """Run a board on a pseudo-terminal and print its port: the virtual board (the firmware's C core + the TFLM
+    interpreter), or with --board an emulated microcontroller running the real firmware in QEMU.
 
     Point `tinykd monitor` or `tinykd verify` at the printed path.
     """
@@ -138,6 +174,8 @@ def sim_cmd(
 
     if (run is None) == (model is None):
         raise TinykdError("give exactly one of --run RUN or --model X.tflite")
+    if board_name is not None:
+        return _emulated(run or model, board_name, kernels, tflm, mode, duration)
     faults = parse_faults(fault)
     dm = load_device_model(run or model, sample_rate)
     board = VirtualBoard(dm, mode=mode, hop=hop, faults=faults, speed=speed, baud=emulate_baud,

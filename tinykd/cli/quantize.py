@@ -23,10 +23,7 @@ def quantize_cmd(
                                        "quantize.json, report.md, model_data.h, model_data.cc, model_ops.h."),
     representative_size: int = typer.Option(200, "--representative-size", help="Training clips used to calibrate "
                                             "activation ranges (silent clips are skipped). Default 200."),
-    frontend: str = typer.Option("auto", "--frontend", help="auto (the student preset's frontend_int8 hint), float "
-                                 "(log-mel front end float32, float32 waveform in and scores out) or int8 (all int8 "
-                                 "but MAXIMUM and LOG, int8 waveform in and int8 scores out)."),
-    frontend_weights: str = typer.Option("auto", "--frontend-weights", help="int8: the float front end's DFT kernel "
+    frontend_weights: str = typer.Option("auto", "--frontend-weights", help="Logmel (research) students only. int8: the float front end's DFT kernel "
                                          "and mel bank (and a --float-head classifier) are stored int8 and expanded to "
                                          "float32 at invoke by DEQUANTIZE (4x less flash for them; activations stay "
                                          "float; the expanded matrix needs arena). float: stored float32. auto: int8 "
@@ -46,31 +43,48 @@ def quantize_cmd(
 ) -> None:
     """Quantize a distilled student to int8 for TFLite Micro, prove it in TFLM and LiteRT, and emit C sources.
 
+    A deployable student (Signal front end) becomes two flatbuffers: frontend.tflite (TFLM Signal ops, one hop
+    per invoke) and model_int8.tflite (the all-int8 body); the proof runs them hop by hop as the firmware does.
+    A logmel research preset becomes one waveform model with its front end float (the report says why).
+
     Prints the key figures; the full report is OUT/report.md and OUT/quantize.json.
     """
     from tinykd.quantize import QuantizeConfig, quantize_run
 
     if not int8:
         raise TinykdError("only --int8 quantization is supported")
-    cfg = QuantizeConfig(representative_size=representative_size, frontend=frontend, frontend_weights=frontend_weights,
+    cfg = QuantizeConfig(representative_size=representative_size, frontend_weights=frontend_weights,
                          float_head=float_head, arena_margin=arena_margin,
                          max_test_clips=max_test_clips, seed=seed, name=name, board=board or "")
     result = quantize_run(run, data, out, cfg)
     rep = result.report
     acc = rep["accuracy"]
-    console.print(f"wrote {result.out_dir}/ (model_int8.tflite, quantize.json, report.md, model_data.h/.cc, model_ops.h)")
-    console.print(
-        f"flatbuffer {rep['model']['bytes']} B; TFLM arena {rep['arena']['measured_bytes']} B measured, "
-        f"{rep['arena']['bytes']} B to allocate; {rep['macs']['total']:,} MACs "
-        f"({rep['frontend']['float_macs_share'] * 100:.1f} % float: {', '.join(rep['frontend']['float_ops'])})"
-    )
+    files = "frontend.tflite, model_int8.tflite" if rep["kind"] == "signal" else "model_int8.tflite"
+    console.print(f"wrote {result.out_dir}/ ({files}, quantize.json, report.md, model_data.h/.cc, model_ops.h)")
+    console.print(rep["path"], highlight=False, soft_wrap=True)
+    if rep["kind"] == "signal":
+        fe = rep["frontend"]
+        console.print(
+            f"flatbuffers {rep['deployment']['flatbuffer_bytes']} B (front end {fe['bytes']} B + body "
+            f"{rep['model']['bytes']} B); TFLM arena {rep['arena']['measured_bytes']} B measured for both (front end "
+            f"{rep['arena']['frontend_measured_bytes']} B, body {rep['arena']['body_measured_bytes']} B alone), "
+            f"{rep['arena']['bytes']} B to allocate; body {rep['macs']['total']:,} MACs per window, front end "
+            f"{fe['per_hop']['operations']['total muls']:,} multiplies per hop"
+        )
+    else:
+        console.print(
+            f"flatbuffer {rep['model']['bytes']} B; TFLM arena {rep['arena']['measured_bytes']} B measured, "
+            f"{rep['arena']['bytes']} B to allocate; {rep['macs']['total']:,} MACs "
+            f"({rep['frontend']['float_macs_share'] * 100:.1f} % float: {', '.join(rep['frontend']['float_ops'])})"
+        )
     console.print(
         f"test clips {acc['n_test']}: float {acc['float_accuracy']:.2%}, int8 TFLM {acc['int8_tflm_accuracy']:.2%} "
         f"(drop {100 * acc['drop']:.2f} points); top-1 agreement float/TFLM {acc['agreement_float_tflm']:.2%}, "
         f"LiteRT/TFLM {acc['agreement_litert_tflm']:.2%}; TFLM invoke {rep['timing']['tflm_invoke_ms_mean']:.1f} ms here"
     )
-    fitting = [name for name, entry in rep["boards"].items() if entry["fits"]]
-    console.print(f"boards it fits (tinykd/boards.py, arena {rep['arena']['bytes']} B): {', '.join(fitting) or 'none'}")
+    fitting = [name for name, entry in rep["boards"].items() if entry["fits"] and entry.get("builds", True)]
+    console.print(f"boards it fits and builds for (tinykd/boards.py, arena {rep['arena']['bytes']} B): "
+                  f"{', '.join(fitting) or 'none'}", highlight=False, soft_wrap=True)
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
@@ -89,6 +103,24 @@ def export_c_cmd(
 
     for path in export_c(run, out, name):
         console.print(f"wrote {path}")
+
+
+@export_app.command("arduino")
+def export_arduino_cmd(
+    run: Path = typer.Argument(..., help="Run folder (uses RUN/int8/) or a quantize output folder holding "
+                               "model_int8.tflite and quantize.json."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The .zip to write (default RUN/<name>.zip)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Library and example name (default tinykd_<run "
+                                       "folder>; sanitised to letters, digits and _)."),
+) -> None:
+    """Write an Arduino library zip: the model, its op resolver, the tinykd core and TFLM glue, and the firmware
+    as its example sketch. Install it with `arduino-cli lib install --zip-path FILE.zip`."""
+    from tinykd.emit.arduino_lib import export_arduino
+
+    path = export_arduino(run, out, name=name)
+    console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    console.print(f"install: arduino-cli lib install --zip-path {path} (README.md inside says which TFLM each board "
+                  "uses)", highlight=False, soft_wrap=True)
 
 
 app.add_typer(export_app, name="export")

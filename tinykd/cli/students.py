@@ -8,7 +8,17 @@ from typing import Optional
 import typer
 
 from tinykd.cli.app import app, console, err_console
+from tinykd.cli.data import ALLOW_OUTSIDE_HELP
 from tinykd.errors import TinykdError
+
+
+def _say(text: str) -> None:
+    """Print a line that names files or labels: as it is, never read as markup."""
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
+
+
+def _warn(text: str) -> None:
+    err_console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
 @app.command("models")
@@ -53,6 +63,9 @@ def models_list(
                 status.update(f"converting {row['name']} to int8 and measuring its TFLM arena")
                 report = measure_preset(config, classes, clip_seconds)
                 row["arena_bytes"], row["flatbuffer_bytes"] = report.arena_bytes, report.flatbuffer_bytes
+                if report.kind == "signal":
+                    row["frontend_arena_bytes"], row["body_arena_bytes"] = (report.frontend_arena_bytes,
+                                                                            report.body_arena_bytes)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -89,7 +102,16 @@ def _data_config(student: str, split: Optional[str], clip_seconds: Optional[floa
                       clip_seconds=preset.clip_seconds if clip_seconds is None else clip_seconds)
 
 
+def _baselines(folder: Optional[Path]):
+    """The baseline cache a command uses: --baselines, else $TINYKD_BASELINES, else the user cache folder."""
+    from tinykd.distill.baseline import BaselineCache
+
+    return BaselineCache(folder)
+
+
 _KD_HELP = {
+    "baselines": "Folder of the cache of alpha = 1 baseline runs (reused by every run with the same student, data, split, "
+    "seed and training settings). Default: $TINYKD_BASELINES, else ~/.cache/tinykd/baselines.",
     "data": "Data set folder (or CSV manifest) as `tinykd data` reads it; splits come from it (see --split).",
     "cache": "Teacher soft-label cache (from `tinykd teacher export`); needed when alpha < 1 or --attention-weight > 0.",
     "teacher_student": "An already distilled run folder used as the teacher instead of the cache "
@@ -125,13 +147,23 @@ def distill_cmd(
     split: Optional[str] = typer.Option(None, "--split", help=_KD_HELP["split"]),
     clip_seconds: Optional[float] = typer.Option(None, "--clip-seconds", help="Clip length in seconds (default: the preset's)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an unfinished run from its last checkpoint with its saved settings (options given must match them, except --epochs, which may grow)."),
-    force: bool = typer.Option(False, "--force", help="Delete an existing run folder and start over."),
+    force: bool = typer.Option(False, "--force", help="Delete an existing run folder and start over (never a folder of another kind)."),
+    allow_outside: bool = typer.Option(False, "--allow-outside", help=ALLOW_OUTSIDE_HELP),
+    baselines: Optional[Path] = typer.Option(None, "--baselines", help=_KD_HELP["baselines"]),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Do not compare with the alpha = 1 baseline (no extra "
+                                     "training; the report then cannot say whether the teacher helped)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Train a student from the cached teacher: alpha*CE + (1-alpha)*T^2*KL(teacher_T || student_T) [+ beta*attention KL].
 
-    Writes a complete run folder; an existing folder is refused unless --resume or --force.
+    With a teacher, the run is compared with the same student trained without it (alpha = 1, same data, seed and
+    settings), taken from the baseline cache or trained into it first; a teacher that scores below that baseline on
+    validation is reported before training. The last line says whether the teacher helped.
+
+    Writes a complete run folder; an existing folder is refused unless --resume or --force. --resume refuses a
+    data set that changed since the run started.
     """
+    from tinykd.distill.baseline import verdict_line
     from tinykd.distill.run import distill
 
     cfg = _distill_config(out, resume, student=student, temperature=temperature, alpha=alpha,
@@ -140,33 +172,45 @@ def distill_cmd(
                           seed=seed, no_augment=no_augment)
     result = distill(data, cfg, out, cache=cache, teacher_student=teacher_student,
                      data_config=_data_config(cfg.student, split, clip_seconds), resume=resume, force=force,
-                     show_progress=not quiet)
+                     show_progress=not quiet, allow_outside=allow_outside, log=_warn,
+                     baselines=None if no_baseline else _baselines(baselines))
     m = result.metrics
     if result.already_complete:
-        console.print(f"{out} is already complete (use --force to train again)")
-    console.print(f"{m['split']} accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} (n = {m['n']}); "
-                  f"report: {result.run_dir / 'report.md'}")
+        _say(f"{out} is already complete (use --force to train again)")
+    _say(f"{m['split']} accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} (n = {m['n']}); "
+         f"report: {result.run_dir / 'report.md'}")
+    if "baseline" in m:
+        _say(verdict_line(m["baseline"], m["split"]))
+    elif cfg.uses_teacher:
+        _say("not compared with an alpha = 1 baseline (--no-baseline): whether the teacher helped is not known")
 
 
 @app.command("evaluate")
 def evaluate_cmd(
     model: Path = typer.Argument(..., help="A run folder, a .keras model or a .tflite model (labels.json beside it or one folder up)."),
-    data: Path = typer.Argument(..., help="Data set folder or CSV manifest; loaded with the run's data config when one is found."),
-    split: str = typer.Option("test", "--split", help="Split to score: train, val or test."),
+    data: Path = typer.Argument(..., help="Data set folder or CSV manifest (new recordings too); loaded with the run's data settings when one is found."),
+    split: Optional[str] = typer.Option(None, "--split", help="Clips to score: train, val, test or all. Default: the test "
+                                        "split when DATA is the run's training data set, else every clip (new recordings)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Layout of DATA: auto, tess, fsdd, folder or csv (default: the run's)."),
+    allow_outside: bool = typer.Option(False, "--allow-outside", help=ALLOW_OUTSIDE_HELP),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the metrics as JSON (keys: accuracy, macro_f1, per_class, confusion, n, ...)."),
 ) -> None:
-    """Score a model on a split: accuracy, macro/weighted precision, recall, F1 and the per-class table.
+    """Score a model on any data set folder or manifest: accuracy, macro/weighted precision, recall, F1, per class.
 
-    .tflite models run in the desktop LiteRT interpreter, one clip at a time, int8 inputs/outputs (de)quantized.
+    New recordings (not the run's data set) are scored whole and need no training split; the run's own data set is
+    scored on its test split. .tflite models run in the desktop LiteRT interpreter, one clip at a time, int8
+    inputs/outputs (de)quantized.
     """
     from tinykd.distill.evaluate import evaluate
     from tinykd.distill.metrics import per_class_markdown
 
-    m = evaluate(model, data, split=split, json_out=json_out, show_progress=True)
-    console.print(per_class_markdown(m), highlight=False)
-    console.print(f"{split}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, weighted F1 {m['weighted_f1']:.4f} (n = {m['n']})")
+    m = evaluate(model, data, split=split, json_out=json_out, fmt=fmt, allow_outside=allow_outside, show_progress=True)
+    _say(per_class_markdown(m))
+    absent = f"; classes without clips here: {', '.join(m['classes_absent'])}" if m["classes_absent"] else ""
+    _say(f"{m['split']} ({m['split_reason']}): accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, "
+         f"weighted F1 {m['weighted_f1']:.4f} (n = {m['n']}){absent}")
     if json_out is not None:
-        console.print(f"metrics written to {json_out}")
+        _say(f"metrics written to {json_out}")
 
 
 @app.command("sweep")
@@ -176,10 +220,13 @@ def sweep_cmd(
                              "ablation_heatmap.png, confusion/<cell>.png. Rerunning resumes; finished cells are skipped."),
     cache: Optional[Path] = typer.Option(None, "--cache", help=_KD_HELP["cache"]),
     teacher_student: Optional[Path] = typer.Option(None, "--teacher-student", help=_KD_HELP["teacher_student"]),
-    student: str = typer.Option("wav2tiny", "--student", help=_KD_HELP["student"]),
+    student: str = typer.Option("wav2tiny", "--student", help=_KD_HELP["student"] + " With --folds: a comma-separated "
+                                "list (the students share each fold's teacher)."),
     temperatures: str = typer.Option("1,2,3", "--temperatures", help="Comma-separated temperatures."),
-    alphas: str = typer.Option("0,0.5,1", "--alphas", help="Comma-separated alphas in [0, 1] (alpha = 1 is trained once: T does not matter there)."),
-    attention_weight: float = typer.Option(0.0, "--attention-weight", help=_KD_HELP["attention_weight"]),
+    alphas: str = typer.Option("0,0.5,1", "--alphas", help="Comma-separated alphas in [0, 1]; alpha = 1 (no teacher) is "
+                               "always added, and every cell is reported against it."),
+    attention_weight: str = typer.Option("0", "--attention-weight", help=_KD_HELP["attention_weight"] + " A comma-separated "
+                                         "list adds a grid axis (e.g. 0,1)."),
     epochs: int = typer.Option(30, "--epochs", help="Maximum epochs per cell."),
     batch_size: int = typer.Option(32, "--batch-size", help="Clips per training step."),
     lr: float = typer.Option(3e-3, "--lr", help="Peak learning rate."),
@@ -191,16 +238,80 @@ def sweep_cmd(
     no_augment: bool = typer.Option(False, "--no-augment", help="Turn off augmentation in every cell."),
     split: Optional[str] = typer.Option(None, "--split", help=_KD_HELP["split"]),
     clip_seconds: Optional[float] = typer.Option(None, "--clip-seconds", help="Clip length in seconds (default: the preset's)."),
+    force: bool = typer.Option(False, "--force", help="Delete an earlier sweep folder at --out and start over (never a folder of another kind)."),
+    allow_outside: bool = typer.Option(False, "--allow-outside", help=ALLOW_OUTSIDE_HELP),
+    baselines: Optional[Path] = typer.Option(None, "--baselines", help=_KD_HELP["baselines"]),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Neither reuse nor fill the baseline cache (the alpha = 1 "
+                                     "cell is still trained in the sweep)."),
+    folds: Optional[str] = typer.Option(None, "--folds", help="`speakers`: the leave-one-speaker-out protocol: each speaker "
+                                        "held out in turn, a teacher trained and exported per fold, every cell reported as "
+                                        "mean ± SE over folds (protocol.md/.json/.png). Needs no --cache."),
+    speakers: Optional[str] = typer.Option(None, "--speakers", help="With --folds: the speakers to hold out (comma-separated; default all)."),
+    teacher_base: str = typer.Option("tiny", "--teacher-base", help="With --folds: the teacher's base (`tiny`, a local "
+                                     "directory or a hub id), fine-tuned per fold; with --pretrain-epochs each fold's own "
+                                     "pretrained model instead."),
+    teacher_epochs: int = typer.Option(40, "--teacher-epochs", help="With --folds: teacher fine-tuning epochs."),
+    teacher_lr: float = typer.Option(1e-3, "--teacher-lr", help="With --folds: the teacher's peak AdamW learning rate."),
+    teacher_sample_rate: Optional[int] = typer.Option(None, "--teacher-sample-rate", help="With --folds: the teacher's rate "
+                                                      "(default: the students'); e.g. 8000 for FSDD (its native rate)."),
+    teacher_aug: list[str] = typer.Option([], "--teacher-aug", help="With --folds: teacher augmentation override KEY=VALUE (as `teacher train --aug`)."),
+    teacher_tiny: list[str] = typer.Option([], "--teacher-tiny", help="With --folds: tiny teacher size override KEY=VALUE (as `teacher train --tiny`)."),
+    pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", help="With --folds: wav2vec 2.0 pretraining epochs per fold "
+                                        "on every speaker but the held-out one (0 = none)."),
+    threads: int = typer.Option(0, "--threads", help="With --folds: torch threads of the teacher units (0: torch's default)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Grid of distillation runs over temperature x alpha, with the ablation table (Markdown, CSV) and heat map."""
-    from tinykd.distill.sweep import sweep
-
-    cfg = _distill_config(student=student, attention_weight=attention_weight, epochs=epochs, batch_size=batch_size,
+    """Grid of distillation runs over temperature x alpha (x attention weight), each cell against alpha = 1, with the
+    ablation table (Markdown, CSV) and heat map; with --folds speakers, the leave-one-speaker-out protocol."""
+    cfg = _distill_config(student=student.split(",")[0].strip(), epochs=epochs, batch_size=batch_size,
                           lr=lr, warmup_epochs=warmup_epochs, schedule=schedule, weight_decay=weight_decay,
                           patience=patience, seed=seed, no_augment=no_augment)
-    result = sweep(data, cfg, _floats_option(temperatures, "--temperatures"), _floats_option(alphas, "--alphas"), out,
+    temps = _floats_option(temperatures, "--temperatures")
+    alpha_list = _floats_option(alphas, "--alphas")
+    betas = _floats_option(attention_weight, "--attention-weight")
+    if folds is not None:
+        _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers, teacher_base, teacher_epochs,
+                  teacher_lr, teacher_sample_rate, teacher_aug, teacher_tiny, pretrain_epochs, threads, clip_seconds,
+                  force, quiet, cache, teacher_student, split, None if no_baseline else _baselines(baselines))
+        return
+    from tinykd.distill.sweep import sweep
+
+    if "," in student:
+        raise TinykdError(f"--student {student}: one student per sweep (a list needs --folds speakers)")
+    result = sweep(data, cfg, temps, alpha_list, out,
                    cache=cache, teacher_student=teacher_student, data_config=_data_config(student, split, clip_seconds),
-                   show_progress=not quiet)
+                   show_progress=not quiet, force=force, allow_outside=allow_outside, log=_warn, attention_weights=betas,
+                   baselines=None if no_baseline else _baselines(baselines))
     console.print((out / "ablation.md").read_text(encoding="utf-8"), highlight=False, markup=False)
-    console.print(f"trained {len(result.trained)} cell(s), skipped {len(result.skipped)} finished; outputs in {out}")
+    _say(f"trained {len(result.trained)} cell(s), skipped {len(result.skipped)} finished; outputs in {out}")
+
+
+def _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers, teacher_base, teacher_epochs,
+              teacher_lr, teacher_sample_rate, teacher_aug, teacher_tiny, pretrain_epochs, threads, clip_seconds, force,
+              quiet, cache, teacher_student, split, baselines) -> None:
+    from tinykd.distill.loso import FOLD_KINDS, FoldsPlan, run_protocol
+    from tinykd.teacher.config import AugmentConfig, TeacherTrainConfig, TinyTeacherSize
+
+    if folds not in FOLD_KINDS:
+        raise TinykdError(f"--folds {folds!r}: use one of {', '.join(FOLD_KINDS)}")
+    if cache is not None or teacher_student is not None or split is not None:
+        raise TinykdError("--folds speakers trains and exports its own teacher per fold and sets each fold's split: "
+                          "drop --cache, --teacher-student and --split")
+    tiny = TinyTeacherSize().with_overrides(teacher_tiny)
+    teacher = TeacherTrainConfig(base=teacher_base, epochs=teacher_epochs, lr=teacher_lr, threads=threads,
+                                 augmentation=AugmentConfig().with_overrides(teacher_aug), tiny=tiny)
+    pretrain = None
+    if pretrain_epochs > 0:
+        from tinykd.teacher.pretrain import PretrainConfig
+
+        if teacher_base != "tiny":
+            raise TinykdError("--pretrain-epochs pretrains a tiny Wav2Vec2 per fold; it cannot be combined with --teacher-base")
+        pretrain = PretrainConfig(epochs=pretrain_epochs, threads=threads, tiny=tiny)
+    plan = FoldsPlan(students=[s.strip() for s in student.split(",") if s.strip()], temperatures=temps, alphas=alpha_list,
+                     attention_weights=betas,
+                     speakers=[s.strip() for s in speakers.split(",") if s.strip()] if speakers else None,
+                     teacher=teacher, teacher_sample_rate=teacher_sample_rate, pretrain=pretrain, threads=threads)
+    result = run_protocol(data, cfg, plan, out, clip_seconds=clip_seconds, force=force, show_progress=not quiet, log=_warn,
+                          baselines=baselines)
+    console.print((out / "protocol.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+    _say(f"trained {len(result.trained)} unit(s), skipped {len(result.skipped)} finished; outputs in {out}")

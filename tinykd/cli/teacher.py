@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from tinykd.cli.app import app, console
+from tinykd.cli.data import ALLOW_OUTSIDE_HELP
 from tinykd.errors import TinykdError
 from tinykd.frontend.spec import DEFAULT_SPEC
 
@@ -18,7 +19,7 @@ teacher_app = typer.Typer(
 app.add_typer(teacher_app, name="teacher")
 
 def _teacher_data_config(fmt: str, split: str, sample_rate: Optional[int], clip_seconds: float, seed: int,
-                         teacher: Optional[Path] = None):
+                         teacher: Optional[Path] = None, allow_outside: bool = False):
     """The data config of a teacher command; no --sample-rate means the rate `teacher` was trained at."""
     from tinykd.data import DataConfig
 
@@ -26,7 +27,8 @@ def _teacher_data_config(fmt: str, split: str, sample_rate: Optional[int], clip_
         from tinykd.teacher.model import teacher_sample_rate
 
         sample_rate = teacher_sample_rate(teacher)
-    return DataConfig(format=fmt, split=split, sample_rate=sample_rate, clip_seconds=clip_seconds, seed=seed)
+    return DataConfig(format=fmt, split=split, sample_rate=sample_rate, clip_seconds=clip_seconds, seed=seed,
+                      allow_outside=allow_outside)
 
 
 _DATA_HELP = "Data set folder (any layout tinykd.data reads: FSDD, TESS, folder-per-class, CSV)."
@@ -40,6 +42,12 @@ _TEACHER_RATE_OPT = typer.Option(
 )
 _CLIP_OPT = typer.Option(1.0, "--clip-seconds", help="Clip length in seconds (short clips are padded, long ones cut).")
 _DATA_SEED_OPT = typer.Option(0, "--data-seed", help="Seed of the train/val/test assignment.")
+_OUTSIDE_OPT = typer.Option(False, "--allow-outside", help=ALLOW_OUTSIDE_HELP)
+
+
+def _say(text: str) -> None:
+    """Print a line that names files or labels: as it is, never read as markup."""
+    console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
 @teacher_app.command("train")
@@ -59,10 +67,20 @@ def teacher_train(
     freeze_feature_encoder: bool = typer.Option(
         False, "--freeze-feature-encoder/--train-feature-encoder", help="Freeze the convolutional feature encoder (usual for pretrained bases)."
     ),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift, speed change and noise on training clips."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Speed and pitch perturbation, shift, noise and mixup on training clips (see --aug)."),
     tiny: list[str] = typer.Option(
         [], "--tiny", help="Size override for `--base tiny`, KEY=VALUE, repeatable (e.g. --tiny hidden_size=64 --tiny conv_dim=32,32,64,64)."
     ),
+    aug: list[str] = typer.Option(
+        [], "--aug", help="Augmentation override, KEY=VALUE, repeatable: speed, pitch_semitones, pitch_prob, shift_seconds, "
+        "noise_prob, snr_db (low,high), mixup_alpha (0 = no mixup), mixup_prob. Defaults in docs/teacher.md."
+    ),
+    mask_time_prob: Optional[float] = typer.Option(None, "--mask-time-prob", help="Wav2Vec2 time masking: the config's "
+                                                   "mask_time_prob (default: the base's own; tiny 0.05)."),
+    mask_time_length: Optional[int] = typer.Option(None, "--mask-time-length", help="Frames per time mask (tiny: 2)."),
+    mask_feature_prob: Optional[float] = typer.Option(None, "--mask-feature-prob", help="Wav2Vec2 feature (channel) "
+                                                      "masking: mask_feature_prob (default: the base's own; tiny 0.05)."),
+    mask_feature_length: Optional[int] = typer.Option(None, "--mask-feature-length", help="Channels per feature mask (tiny: 8)."),
     seed: int = typer.Option(0, "--seed", help="Seed of initialisation, shuffling and augmentation."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
@@ -71,22 +89,73 @@ def teacher_train(
     sample_rate: int = _RATE_OPT,
     clip_seconds: float = _CLIP_OPT,
     data_seed: int = _DATA_SEED_OPT,
+    allow_outside: bool = _OUTSIDE_OPT,
+    force: bool = typer.Option(False, "--force", help="Replace an existing teacher folder at --out (never a folder of another kind)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar per epoch."),
 ) -> None:
-    """Fine-tune an audio classifier (Wav2Vec2) on DATA's training split; keeps the best checkpoint by val accuracy."""
-    from tinykd.teacher.config import TeacherTrainConfig, TinyTeacherSize
+    """Fine-tune an audio classifier (Wav2Vec2) on DATA's training split; keeps the best checkpoint by val accuracy.
+
+    An existing teacher at --out is refused unless --force.
+    """
+    from tinykd.teacher.config import AugmentConfig, Masking, TeacherTrainConfig, TinyTeacherSize
     from tinykd.teacher.train import train_teacher
 
     cfg = TeacherTrainConfig(
         base=base, epochs=epochs, batch_size=batch_size, grad_accum=grad_accum, lr=lr, weight_decay=weight_decay,
         warmup_ratio=warmup, freeze_feature_encoder=freeze_feature_encoder, seed=seed, device=device, threads=threads,
-        augment=augment, tiny=TinyTeacherSize().with_overrides(tiny),
+        augment=augment, augmentation=AugmentConfig().with_overrides(aug), tiny=TinyTeacherSize().with_overrides(tiny),
+        masking=Masking(mask_time_prob, mask_time_length, mask_feature_prob, mask_feature_length),
     )
-    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed)
-    result = train_teacher(data, out, cfg, data_cfg, progress=progress, log=console.print)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, allow_outside=allow_outside)
+    result = train_teacher(data, out, cfg, data_cfg, progress=progress, log=_say, force=force)
     val = "n/a" if result.best_val_accuracy is None else f"{result.best_val_accuracy:.4f}"
     test = "n/a" if result.test_accuracy is None else f"{result.test_accuracy:.4f}"
-    console.print(f"teacher saved to {out} (best epoch {result.best_epoch}, val accuracy {val}, test accuracy {test})")
+    _say(f"teacher saved to {out} (best epoch {result.best_epoch}, val accuracy {val}, test accuracy {test})")
+
+
+@teacher_app.command("pretrain")
+def teacher_pretrain(
+    data: Path = typer.Argument(..., help="Unlabeled audio: a data set folder (its labels are ignored) or any folder of "
+                                "audio files (.wav/.flac, one clip per file)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: a save_pretrained model to fine-tune with "
+                             "`tinykd teacher train --base OUT`, plus tinykd_pretrain.json."),
+    epochs: int = typer.Option(40, "--epochs", help="Pretraining epochs over the clips."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Clips per batch."),
+    lr: float = typer.Option(1e-3, "--lr", help="Peak AdamW learning rate (10 % warm-up, then linear decay)."),
+    mask_time_prob: float = typer.Option(0.65, "--mask-time-prob", help="Share of frames that start a masked span (wav2vec 2.0: 0.65)."),
+    mask_time_ms: float = typer.Option(200.0, "--mask-time-ms", help="Length of a masked span in ms (wav2vec 2.0: 10 frames = 200 ms)."),
+    num_negatives: int = typer.Option(16, "--num-negatives", help="Distractors per masked frame, drawn from the clip's masked frames."),
+    exclude_speaker: list[str] = typer.Option([], "--exclude-speaker", help="Leave this speaker's clips out (repeatable): "
+                                              "the held-out speaker of an evaluation must not be heard, even unlabeled."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Speed/pitch perturbation, shift and noise on the clips."),
+    tiny: list[str] = typer.Option([], "--tiny", help="Size override, KEY=VALUE, repeatable (as `teacher train --tiny`)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, masks, negatives and augmentation."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
+    threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
+    fmt: str = _FORMAT_OPT,
+    sample_rate: int = _RATE_OPT,
+    clip_seconds: float = _CLIP_OPT,
+    allow_outside: bool = _OUTSIDE_OPT,
+    force: bool = typer.Option(False, "--force", help="Replace an existing pretrained folder at --out (never a folder of another kind)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar per epoch."),
+) -> None:
+    """Self-supervised pretraining of the tiny Wav2Vec2 on unlabeled audio (the wav2vec 2.0 contrastive objective).
+
+    Fine-tune the result with `tinykd teacher train DATA --base OUT`. Nothing is downloaded.
+    """
+    from tinykd.data import DataConfig
+    from tinykd.teacher.config import TinyTeacherSize
+    from tinykd.teacher.pretrain import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, mask_time_prob=mask_time_prob,
+                         mask_time_ms=mask_time_ms, num_negatives=num_negatives, augment=augment, seed=seed,
+                         device=device, threads=threads, tiny=TinyTeacherSize().with_overrides(tiny))
+    data_cfg = DataConfig(format=fmt, sample_rate=sample_rate, clip_seconds=clip_seconds, allow_outside=allow_outside)
+    result = pretrain(data, out, cfg, data_cfg, exclude_speakers=tuple(exclude_speaker), progress=progress, log=_say,
+                      force=force)
+    last = result.history[-1]
+    _say(f"pretrained model saved to {out} ({result.n_clips} clips, contrastive loss {last['contrastive_loss']:.3f}); "
+         f"fine-tune it with `tinykd teacher train DATA --base {out}`")
 
 
 @teacher_app.command("export")
@@ -98,12 +167,16 @@ def teacher_export(
     shard_size: int = typer.Option(512, "--shard-size", help="Clips per shard file (the unit an interrupted export resumes from)."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a complete cache of another teacher or data set at --out."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the cache at --out and export anew (only a tinykd cache folder is ever replaced)."),
+    resample: bool = typer.Option(False, "--resample", help="The teacher was trained at another rate than --sample-rate: "
+                                  "feed it every clip resampled to its rate (e.g. an 8 kHz teacher for 16 kHz students); "
+                                  "the cache keeps the data's settings."),
     fmt: str = _FORMAT_OPT,
     split: str = _SPLIT_OPT,
     sample_rate: Optional[int] = _TEACHER_RATE_OPT,
     clip_seconds: float = _CLIP_OPT,
     data_seed: int = _DATA_SEED_OPT,
+    allow_outside: bool = _OUTSIDE_OPT,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Run the teacher over every clip of DATA and cache its logits and attention-rollout weights for distillation."""
@@ -111,23 +184,23 @@ def teacher_export(
 
     if batch_size < 1 or shard_size < 1:
         raise TinykdError("--batch-size and --shard-size must be >= 1")
-    cfg = ExportConfig(batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, overwrite=overwrite)
-    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher)
-    result = export_cache(data, teacher, out, cfg, data_cfg, progress=progress, log=console.print)
+    cfg = ExportConfig(batch_size=batch_size, shard_size=shard_size, device=device, threads=threads, overwrite=overwrite,
+                       resample=resample)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher, allow_outside)
+    result = export_cache(data, teacher, out, cfg, data_cfg, progress=progress, log=_say)
     if result.already_complete:
         return
     speed = f", {result.clips_per_second:.1f} clips/s" if result.clips_per_second else ""
-    console.print(
-        f"cache written to {out}: {result.n_clips} clips in {result.n_shards} shard(s) "
-        f"({result.shards_written} written, {result.shards_reused} kept from an earlier run{speed})"
-    )
+    _say(f"cache written to {out}: {result.n_clips} clips in {result.n_shards} shard(s) "
+         f"({result.shards_written} written, {result.shards_reused} kept from an earlier run{speed})")
 
 
 @teacher_app.command("evaluate")
 def teacher_evaluate(
     data: Path = typer.Argument(..., help=_DATA_HELP),
     teacher: Path = typer.Option(..., "--teacher", help="Teacher folder written by `tinykd teacher train`."),
-    on: str = typer.Option("test", "--on", help="Split to score: train, val or test."),
+    on: Optional[str] = typer.Option(None, "--on", help="Clips to score: train, val, test or all. Default: the test split "
+                                     "when DATA is the teacher's training data set, else every clip (new recordings)."),
     batch_size: int = typer.Option(32, "--batch-size", help="Clips per forward pass."),
     device: str = typer.Option("auto", "--device", help="cpu, cuda, or auto (cuda when available)."),
     threads: int = typer.Option(0, "--threads", help="torch CPU threads (0: torch's default)."),
@@ -136,17 +209,22 @@ def teacher_evaluate(
     sample_rate: Optional[int] = _TEACHER_RATE_OPT,
     clip_seconds: float = _CLIP_OPT,
     data_seed: int = _DATA_SEED_OPT,
+    allow_outside: bool = _OUTSIDE_OPT,
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Score a teacher on one split of DATA: accuracy, loss and per-class accuracy."""
+    """Score a teacher on DATA (any folder or manifest): accuracy, loss and per-class accuracy.
+
+    New recordings are scored whole (they need no training split); the teacher's own data set on its test split.
+    """
     import json as _json
 
     from tinykd.teacher.evaluate import evaluate_teacher
 
-    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher)
+    data_cfg = _teacher_data_config(fmt, split, sample_rate, clip_seconds, data_seed, teacher, allow_outside)
     result = evaluate_teacher(data, teacher, data_cfg, on, batch_size=batch_size, device=device, threads=threads)
     if json_out:
-        console.print_json(_json.dumps(result))
+        print(_json.dumps(result, indent=2))
         return
-    console.print(f"{teacher} on {on} ({split}, {result['n']} clips): accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
-    console.print("per class: " + ", ".join(f"{k} {v:.2f}" for k, v in result["per_class_accuracy"].items()))
+    _say(f"{teacher} on {result['split']} ({result['split_reason']}; {result['n']} clips): "
+         f"accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f}")
+    _say("per class: " + ", ".join(f"{k} {v:.2f}" for k, v in result["per_class_accuracy"].items()))
