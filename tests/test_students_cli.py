@@ -107,3 +107,14 @@ def test_models_measure_reports_the_tflm_arena(capsys, monkeypatch):
     row = json.loads(out)[0]
     assert 0 < row["arena_bytes"] <= 28 * 1024 and 0 < row["flatbuffer_bytes"] <= 32 * 1024
     assert row["arena_bytes"] < row["frontend_arena_bytes"] + row["body_arena_bytes"]
+
+
+def test_models_table_is_whole_at_80_columns(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    for name in preset_names():
+        info = describe(name)
+        row = next(line for line in out.splitlines() if line.strip().startswith(name + " "))
+        assert f"{info['params']:,}" in row and f"{info['flatbuffer_bytes_estimate']:,} B" in row

@@ -96,6 +96,10 @@ def test_train_writes_a_loadable_best_checkpoint(teacher, ds):
     test = ds.load_split("test")
     _, test_acc, _ = evaluate(model, fe, test.x, test.y, 16000, resolve_device("cpu"))
     assert result.test_accuracy == pytest.approx(test_acc, abs=1e-9)
+    # The folder describes itself: report.md with the measured figures, and the curves it shows.
+    report = (out / "report.md").read_text()
+    assert f"{100 * test_acc:.1f} %" in report and f"{meta['n_params']:,} parameters" in report
+    assert (out / "training_curves.png").stat().st_size > 1000
 
 
 def test_export_matches_the_teacher_run_directly(cache_dir, teacher, ds):
@@ -124,6 +128,10 @@ def test_export_matches_the_teacher_run_directly(cache_dir, teacher, ds):
     np.testing.assert_allclose(student.sum(axis=1), 1.0, atol=1e-5)
     with pytest.raises(CacheError, match="not in the cache"):
         cache.logits(["0" * 64])
+    # report.md: the teacher's test accuracy from the cached logits equals the teacher run directly.
+    cached_acc = float(np.mean(out.logits.numpy().argmax(axis=1) == test.y))
+    report = (cache_dir / "report.md").read_text()
+    assert f"| test | {len(test.y)} | {100 * cached_acc:.1f} % |" in report
 
 
 def test_export_again_is_a_no_op(cache_dir, synth_root, teacher):

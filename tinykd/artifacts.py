@@ -150,6 +150,7 @@ class CacheDir(ArtifactDir):
 
     kind = "cache"
     META = "meta.json"
+    REPORT = REPORT
     SHARD_GLOB = "shard-*.safetensors"
     FORMAT = "tinykd-softlabels"
     VERSION = 1

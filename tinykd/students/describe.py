@@ -129,46 +129,54 @@ def _si(value: float) -> str:
 
 
 def presets_table(rows: list[dict]):
-    """A rich table of `describe` results (one row per preset); `arena_bytes` is shown when measured."""
+    """Three rich tables of `describe` results (one row per preset), each readable at 80 columns: memory
+    (params, flatbuffer, peak activations, the arena when measured), compute (front end, MACs per second of
+    audio) and architecture (kind, head, channels)."""
+    from rich import box
+    from rich.console import Group
     from rich.table import Table
 
     measured = any("arena_bytes" in row for row in rows)
     n_classes = sorted({row["n_classes"] for row in rows})
     seconds = sorted({row["clip_seconds"] for row in rows})
-    table = Table(
-        title="Student presets",
+    memory = Table(
+        title=f"Student presets: memory ({'/'.join(map(str, n_classes))} classes, "
+              f"{'/'.join(map(str, seconds))} s clips)",
+        box=box.SIMPLE_HEAD,
         caption=(
-            f"{'/'.join(map(str, n_classes))} classes, {'/'.join(map(str, seconds))} s clips. MACs are per second of "
-            "audio. Peak = largest input+output of one layer of the int8 body; front end peak in its own precision "
-            "(float32 logmel, or the Signal graph's integers per hop). Flatbuffer: estimate for int8 weights "
-            "(the Signal front end's graph included)."
-            + (" Arena: measured in the TFLM interpreter." if measured else " Arena: run with --measure.")
+            "peak act. = largest input+output of one layer (the int8 body; the front end in its own precision: "
+            "float32 logmel, or the Signal graph's integers per hop). flatbuffer: estimate for int8 weights, the "
+            "Signal front end's graph included."
+            + (" arena: measured in the TFLM interpreter." if measured else " arena: run with --measure.")
         ),
     )
-    for col, justify in (
-        ("preset", "left"), ("head", "left"), ("channels", "left"), ("front end", "left"), ("params", "right"),
-        ("MAC/s front end", "right"), ("MAC/s body", "right"), ("peak act. (body)", "right"),
-        ("peak act. (front end)", "right"), ("flatbuffer est.", "right"),
-    ):
-        table.add_column(col, justify=justify)
+    for col, justify in (("preset", "left"), ("params", "right"), ("flatbuffer est.", "right"),
+                         ("peak act. (body)", "right"), ("peak act. (front end)", "right")):
+        memory.add_column(col, justify=justify, no_wrap=col == "preset")
     if measured:
-        table.add_column("arena (TFLM)", justify="right")
+        memory.add_column("arena (TFLM)", justify="right")
+    compute = Table(title="Student presets: compute (MACs per second of audio)", box=box.SIMPLE_HEAD,
+                    padding=(0, 1), caption="front end: window/hop; Signal = TFLM's integer Signal ops")
+    for col, justify in (("preset", "left"), ("front end", "left"), ("mels", "right"), ("MAC/s front end", "right"),
+                         ("MAC/s body", "right")):
+        compute.add_column(col, justify=justify, no_wrap=col in ("preset", "front end"))
+    shape = Table(title="Student presets: architecture", box=box.SIMPLE_HEAD)
+    for col in ("preset", "kind", "head", "channels per block"):
+        shape.add_column(col, no_wrap=True)
     for row in rows:
         fe = row["frontend"]
-        front = (
-            f"{'Signal int8' if row['kind'] == 'signal' else 'logmel float'} {fe['win_length']}/{fe['hop_length']} "
-            f"@ {fe['sample_rate'] // 1000} kHz, {fe['n_mels']} mels"
-        )
-        cells = [
-            row["name"], row["head"], _channels_text(row["channels"]), front, f"{row['params']:,}",
-            _si(row["macs_per_second"]["frontend"]), _si(row["macs_per_second"]["body"]),
-            f"{row['peak_activation_bytes']:,} B", f"{row['frontend_peak_bytes']:,} B",
-            f"{row['flatbuffer_bytes_estimate']:,} B",
-        ]
+        ms = 1000.0 / fe["sample_rate"]
+        front = (f"{'Signal' if row['kind'] == 'signal' else 'logmel'} {fe['win_length'] * ms:g}/"
+                 f"{fe['hop_length'] * ms:g} ms @ {fe['sample_rate'] // 1000}k")
+        cells = [row["name"], f"{row['params']:,}", f"{row['flatbuffer_bytes_estimate']:,} B",
+                 f"{row['peak_activation_bytes']:,} B", f"{row['frontend_peak_bytes']:,} B"]
         if measured:
             cells.append(f"{row['arena_bytes']:,} B" if "arena_bytes" in row else "-")
-        table.add_row(*cells)
-    return table
+        memory.add_row(*cells)
+        compute.add_row(row["name"], front, str(fe["n_mels"]), _si(row["macs_per_second"]["frontend"]),
+                        _si(row["macs_per_second"]["body"]))
+        shape.add_row(row["name"], row["kind"], row["head"], _channels_text(row["channels"]))
+    return Group(memory, compute, shape)
 
 
 def layers_table(row: dict):

@@ -191,6 +191,7 @@ def export_dataset(
                 records.append({"file": path.name, "n": len(members), "sha256": digest})
         meta.update(shards=records, has_attention=bool(has_attention), teacher_frames=teacher_frames, complete=True)
         fmt.write_meta(out, meta)  # last: only now does the cache open as complete
+        _write_report(out, ds, labels, order, records, seconds, computed_clips)
     except (OSError, OutputError) as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise CacheError(
@@ -201,6 +202,23 @@ def export_dataset(
         log(f"note: {identity['name']} returned no attention weights; the cache holds logits only")
     rate_cps = computed_clips / seconds if seconds > 0 else None
     return ExportResult(out, len(order), len(shards), written, reused, seconds, rate_cps)
+
+
+def _write_report(out: Path, ds: Any, labels: list[str], order: list[int], records: list[dict[str, Any]],
+                  seconds: float, computed: int) -> None:
+    """report.md: the teacher's accuracy per split from the cached logits, and the export's speed."""
+    from tinykd.teacher.report import write_cache_report
+
+    preds: list[int] = []
+    for rec in records:
+        tensors, _ = fmt.read_shard(out / rec["file"])
+        preds.extend(int(k) for k in np.asarray(tensors["logits"]).argmax(axis=1))
+    by_split: dict[str, list[bool]] = {}
+    for row, i in enumerate(order):
+        clip = ds.clips[i]
+        by_split.setdefault(clip.split, []).append(preds[row] == labels.index(clip.label))
+    accuracy = {k: {"accuracy": float(np.mean(v)), "n": len(v)} for k, v in by_split.items() if v}
+    write_cache_report(out, accuracy, seconds, computed / seconds if seconds > 0 and computed else None)
 
 
 def _plan_differences(old: dict[str, Any], meta: dict[str, Any]) -> list[str]:

@@ -221,6 +221,9 @@ def fit_teacher(
     save_json(out_dir / TeacherDir.METRICS, metrics)
     meta.update(status="complete", best_epoch=best_epoch, best_val_accuracy=metrics["best_val_accuracy"], test_accuracy=test_acc)
     save_json(out_dir / TeacherDir.META, meta)
+    from tinykd.teacher.report import write_teacher_report
+
+    write_teacher_report(out_dir)
     return TeacherTrainResult(out_dir, best_epoch, metrics["best_val_accuracy"], test_acc, history)
 
 
