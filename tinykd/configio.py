@@ -165,6 +165,13 @@ def _describe(hint: Any) -> str:
 # -- reading and writing files ---------------------------------------------------------------------
 
 
+def hash_file(h, path: str | os.PathLike) -> None:
+    """Feed a file into the hashlib object `h` in 1 MiB blocks (OSError propagates: callers word it)."""
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+
+
 def os_reason(exc: BaseException) -> str:
     """A few words for an OS error, the way a user would say it ("permission denied", "disk full")."""
     if isinstance(exc, PermissionError):

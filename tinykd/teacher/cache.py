@@ -29,7 +29,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
 from tinykd.artifacts import CacheDir
-from tinykd.configio import atomic_write_bytes, confined_path, os_reason, save_json
+from tinykd.configio import atomic_write_bytes, confined_path, hash_file, os_reason, save_json
 from tinykd.errors import CacheError, TinykdError
 
 FORMAT, VERSION = CacheDir.FORMAT, CacheDir.VERSION
@@ -72,9 +72,7 @@ def read_shard(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        hash_file(h, path)
     except OSError as exc:
         raise CacheError(f"{path}: cannot read the shard ({os_reason(exc)})") from None
     return h.hexdigest()

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from tinykd.artifacts import TeacherDir
-from tinykd.configio import load_json, os_reason
+from tinykd.configio import hash_file, load_json, os_reason
 from tinykd.errors import TinykdError
 from tinykd.frontend.spec import DEFAULT_SPEC
 from tinykd.teacher.config import Masking, TinyTeacherSize
@@ -254,9 +254,7 @@ def teacher_identity(path: str | Path, model=None) -> dict[str, str]:
     h = hashlib.sha256()
     for weights in sorted(path.glob("*.safetensors")):
         try:
-            with open(weights, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
+            hash_file(h, weights)
         except OSError as exc:
             raise TinykdError(f"{weights}: cannot read it ({os_reason(exc)})") from None
     return {"name": path.resolve().name, "config_hash": config_hash, "weights_hash": h.hexdigest()[:16]}
