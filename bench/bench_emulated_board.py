@@ -161,9 +161,10 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=0, help="verify clips per model (0: the whole test split)")
     ap.add_argument("--stream-seconds", type=float, default=4.0)
     ap.add_argument("--skip-reference", action="store_true", help="CMSIS-NN only (no reference-kernel build)")
+    ap.add_argument("--kernels", default="cmsis-nn,reference", help="kernel sets to build, comma-separated")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    kernels = ["cmsis-nn"] if args.skip_reference else ["cmsis-nn", "reference"]
+    kernels = [k for k in args.kernels.split(",") if k and not (args.skip_reference and k == "reference")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="tinykd-bench-") as tmp:
         models: list[tuple[str, Path, Path, bool]] = []

@@ -445,7 +445,7 @@ def _summary_plot(summary: dict[str, Any], path: Path) -> None:
                 ax.text(xi + dx, v + 1, f"{v:.0f}", ha="center", fontsize=7)
     chance = 100.0 / len(summary["data"]["classes"])
     ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
-    ax.text(len(names) - 0.5, chance + 1, f"chance {chance:.0f} %", ha="right", fontsize=7, color="grey")
+    ax.text(-w / 2 + 0.02, chance + 1, f"chance {chance:.0f} %", ha="left", fontsize=7, color="grey")  # beside the teacher's bar
     ax.set_xticks(x, names, fontsize=8)
     ax.set_ylim(0, 115)
     ax.set_yticks(range(0, 101, 20))
