@@ -337,18 +337,22 @@ class Int8Dir(ArtifactDir):
             raise TinykdError(f"{self.path / self.REPORT_JSON}: has no arena size; run `tinykd quantize` again")
         return value
 
-    def flatbuffer(self) -> bytes:
-        """The .tflite bytes, refused when they are not the model quantize.json describes."""
+    def _checked_flatbuffer(self, path: Path, record: str) -> bytes:
+        """The bytes at `path`, refused unless they hash to quantize.json's `record`.hash16."""
         try:
-            data = (self.path / self.TFLITE).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
-            raise TinykdError(f"{self.path / self.TFLITE}: cannot read it ({os_reason(exc)})") from None
-        model = self.report().get("model")
-        recorded = model.get("hash16") if isinstance(model, dict) else None
+            raise TinykdError(f"{path}: cannot read it ({os_reason(exc)})") from None
+        entry = self.report().get(record)
+        recorded = entry.get("hash16") if isinstance(entry, dict) else None
         if recorded != model_hash(data):
-            raise TinykdError(f"{self.path / self.TFLITE} does not match {self.path / self.REPORT_JSON} (hash differs); "
+            raise TinykdError(f"{path} does not match {self.path / self.REPORT_JSON} (hash differs); "
                               "run `tinykd quantize` again")
         return data
+
+    def flatbuffer(self) -> bytes:
+        """The .tflite bytes, refused when they are not the model quantize.json describes."""
+        return self._checked_flatbuffer(self.path / self.TFLITE, "model")
 
     def model_kind(self) -> str:
         """"signal" (front end + body) or "waveform" (one model)."""
@@ -359,17 +363,7 @@ class Int8Dir(ArtifactDir):
         describes; None for a waveform model."""
         if self.model_kind() != "signal":
             return None
-        path = self.path / self.FRONTEND_TFLITE
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise TinykdError(f"{path}: cannot read it ({os_reason(exc)})") from None
-        frontend = self.report().get("frontend")
-        recorded = frontend.get("hash16") if isinstance(frontend, dict) else None
-        if recorded != model_hash(data):
-            raise TinykdError(f"{path} does not match {self.path / self.REPORT_JSON} (hash differs); "
-                              "run `tinykd quantize` again")
-        return data
+        return self._checked_flatbuffer(self.path / self.FRONTEND_TFLITE, "frontend")
 
     def run_dir(self) -> RunDir | None:
         return RunDir.of_model(self.path / self.TFLITE)

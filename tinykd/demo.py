@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 from tinykd.artifacts import CacheDir, DemoDir, Int8Dir, RunDir, TeacherDir, prepare_output
 from tinykd.configio import atomic_write_text, load_json, save_json, to_dict
+from tinykd.data.speech.config import MARKER as SPEECH_MARKER
 from tinykd.errors import TinykdError
 
 SUMMARY = "summary.json"
-SPEECH_MARKER = "speech.json"  # tinykd.data.speech.config.MARKER; imported lazily (numpy, espeak)
 
 
 @dataclass

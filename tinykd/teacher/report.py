@@ -41,7 +41,10 @@ def write_teacher_report(out_dir: str | Path) -> Path:
         f"| test accuracy, best checkpoint | {_pct(metrics.get('test_accuracy'))} |",
         f"| epochs x lr x batch | {cfg.get('epochs')} x {cfg.get('lr')} x {cfg.get('batch_size')} |",
         f"| augmentation | {'on' if cfg.get('augment') else 'off'} |",
-        f"| seconds per epoch (median) | {np.median([e['seconds'] for e in epochs]):.1f} |" if epochs else "",
+    ]
+    if epochs:
+        lines.append(f"| seconds per epoch (median) | {np.median([e['seconds'] for e in epochs]):.1f} |")
+    lines += [
         "",
         f"![training curves]({CURVES})",
         "",
@@ -56,7 +59,7 @@ def write_teacher_report(out_dir: str | Path) -> Path:
     lines += ["", "Files: `model.safetensors` + `config.json` (Hugging Face `save_pretrained`), `labels.json`, "
               "`tinykd_teacher.json` (settings, data, status), `train_metrics.json` (every epoch)."]
     path = out / TeacherDir.REPORT
-    atomic_write_text(path, "\n".join(line for line in lines if line is not None) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
 
