@@ -385,6 +385,44 @@ class Int8Dir(ArtifactDir):
 # -- folders of several artifacts ------------------------------------------------------------------
 
 
+class PretrainDir(TeacherDir):
+    """`tinykd teacher pretrain`: a save_pretrained Wav2Vec2ForPreTraining folder plus tinykd_pretrain.json."""
+
+    kind = "pretrained"
+    META = "tinykd_pretrain.json"
+
+    def _looks_like(self) -> bool:
+        return (self.path / self.META).is_file()
+
+    def is_complete(self) -> bool:
+        return (self.path / self.META).is_file() and self.meta().get("status") == "complete"
+
+
+class ProtocolDir(ArtifactDir):
+    """`tinykd sweep --folds speakers`: protocol.json, the summary files and one FoldDir per held-out speaker."""
+
+    kind = "protocol"
+    META = "protocol.json"
+    REPORT = "protocol.md"
+    PLOT = "protocol.png"
+
+    def _looks_like(self) -> bool:
+        return isinstance(load_json(self.path / self.META), dict)
+
+
+class FoldDir(ArtifactDir):
+    """One fold: fold.json, pretrained/, teacher/, cache/ and a sweep folder per student."""
+
+    kind = "fold"
+    META = "fold.json"
+    PRETRAINED = "pretrained"
+    TEACHER = "teacher"
+    CACHE = "cache"
+
+    def _looks_like(self) -> bool:
+        return isinstance(load_json(self.path / self.META), dict)
+
+
 class SynthDir(ArtifactDir):
     """`tinykd data synth`: the built-in data set (class folders of WAVs, README.md, synth.json written last)."""
 

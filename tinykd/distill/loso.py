@@ -39,37 +39,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinykd.artifacts import ArtifactDir, CacheDir, RunDir, TeacherDir, prepare_output
+from tinykd.artifacts import CacheDir, FoldDir, ProtocolDir, RunDir, TeacherDir, prepare_output
 from tinykd.configio import atomic_write_text, load_json, save_json, to_dict
 from tinykd.distill.baseline import SE_BAND, verdict
 from tinykd.distill.config import DistillConfig
 from tinykd.distill.sweep import BASELINE_CELL, cell_name
 from tinykd.errors import TinykdError
-
-
-class ProtocolDir(ArtifactDir):
-    """`tinykd sweep --folds speakers`: protocol.json, the summary files and one FoldDir per held-out speaker."""
-
-    kind = "protocol"
-    META = "protocol.json"
-    REPORT = "protocol.md"
-    PLOT = "protocol.png"
-
-    def _looks_like(self) -> bool:
-        return isinstance(load_json(self.path / self.META), dict)
-
-
-class FoldDir(ArtifactDir):
-    """One fold: fold.json, pretrained/, teacher/, cache/ and a sweep folder per student."""
-
-    kind = "fold"
-    META = "fold.json"
-    PRETRAINED = "pretrained"
-    TEACHER = "teacher"
-    CACHE = "cache"
-
-    def _looks_like(self) -> bool:
-        return isinstance(load_json(self.path / self.META), dict)
 
 
 FOLD_KINDS = ("speakers",)

@@ -30,26 +30,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from tinykd.artifacts import TeacherDir, check_output, prepare_output
+from tinykd.artifacts import PretrainDir, TeacherDir, check_output, prepare_output  # noqa: F401  (PretrainDir: public here too)
 from tinykd.configio import load_json, save_json, to_dict
 from tinykd.errors import TinykdError
 from tinykd.teacher.config import DEVICES, AugmentConfig, Masking, TinyTeacherSize
 from tinykd.teacher.model import default_feature_extractor, model_inputs, resolve_device, tiny_config
 from tinykd.teacher.progress import ProgressBar
-
-
-class PretrainDir(TeacherDir):
-    """`tinykd teacher pretrain`: a save_pretrained Wav2Vec2ForPreTraining folder plus tinykd_pretrain.json.
-    (Kept beside the code that writes it until tinykd.artifacts gains it.)"""
-
-    kind = "pretrained"
-    META = "tinykd_pretrain.json"
-
-    def _looks_like(self) -> bool:
-        return (self.path / self.META).is_file()
-
-    def is_complete(self) -> bool:
-        return (self.path / self.META).is_file() and self.meta().get("status") == "complete"
 
 
 @dataclass(frozen=True)
