@@ -4,7 +4,6 @@ parser, and the C library the virtual board loads agrees with numpy on PCM scali
 
 from __future__ import annotations
 
-import ctypes
 import json
 import subprocess
 import zlib

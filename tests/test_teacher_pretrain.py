@@ -18,7 +18,7 @@ import torch  # noqa: E402
 from tinykd.cli import main  # noqa: E402
 from tinykd.data import DataConfig, load_dataset  # noqa: E402
 from tinykd.errors import TinykdError  # noqa: E402
-from tinykd.teacher.pretrain import PretrainConfig, pretrain, sample_negatives, time_mask  # noqa: E402
+from tinykd.teacher.pretrain import PretrainConfig, sample_negatives, time_mask  # noqa: E402
 
 pytestmark = pytest.mark.teacher
 

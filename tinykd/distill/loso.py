@@ -377,7 +377,7 @@ def write_protocol_report(out: Path, summary: dict[str, Any]) -> None:
         "",
         "| student | cell | " + " | ".join(speakers) + " | mean ± SE | Δ vs α = 1 ± SE | verdict |",
         "|---|---|" + "---:|" * len(speakers) + "---:|---:|---|",
-        f"| teacher | held-out speaker | " + " | ".join(_pct(t["per_fold"].get(s)) for s in speakers)
+        "| teacher | held-out speaker | " + " | ".join(_pct(t["per_fold"].get(s)) for s in speakers)
         + f" | {_pct(t['mean'])} ± {_pct(t['se'])} | | |",
     ]
     for student, info in summary["students"].items():
