@@ -32,6 +32,12 @@ def test_quick_demo_summary(demo_out):
     assert len(manifest) - 1 == data["n_files"] == sum(data["counts"].values())
     teacher = summary["teacher"]
     assert teacher["params"] > 100_000 and 0.0 <= teacher["accuracy"] <= 1.0
+    # The demo's teacher recipe: a mel filterbank start on a 25 ms / 10 ms first layer, no dropout or masking.
+    recorded = json.loads((demo_out / "teacher" / "tinykd_teacher.json").read_text())["train_config"]
+    assert recorded["tiny"]["filterbank"] == "mel" and recorded["tiny"]["dropout"] == 0.0
+    assert recorded["masking"]["mask_time_prob"] == 0.0 and recorded["batch_size"] == cfg["teacher_batch_size"]
+    hf = json.loads((demo_out / "teacher" / "config.json").read_text())
+    assert hf["conv_kernel"][0] == 400 and hf["conv_stride"][0] == 160 and hf["conv_dim"][0] == 160
     (student,) = summary["students"]
     assert student["name"] == "wav2tiny"
     assert 5_000 < student["params"] < 20_000

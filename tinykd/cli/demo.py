@@ -8,6 +8,9 @@ from typing import Optional
 import typer
 
 from tinykd.cli.app import app, console
+from tinykd.demo import DemoConfig as _DemoConfig  # light: no TensorFlow or torch at import
+
+_FULL, _QUICK = _DemoConfig.for_mode(False), _DemoConfig.for_mode(True)
 
 
 @app.command("demo")
@@ -15,8 +18,8 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo-out"), "--out", help="Folder for every stage's output (data, teacher, cache, runs, report)."),
     quick: bool = typer.Option(False, "--quick", help="One accent (840 clips), fewer epochs, Wav2Tiny only, 40 clips verified: about 3 minutes on 2 cores."),
     force: bool = typer.Option(False, "--force", help="Delete OUT and start over, when it is an earlier demo folder (never another folder; default: keep finished stages, continue the rest)."),
-    teacher_epochs: Optional[int] = typer.Option(None, "--teacher-epochs", help="Teacher epochs (default 12; --quick 8)."),
-    student_epochs: Optional[int] = typer.Option(None, "--student-epochs", help="Epochs per student, distilled and alone (default 15; --quick 10)."),
+    teacher_epochs: Optional[int] = typer.Option(None, "--teacher-epochs", help=f"Teacher epochs (default {_FULL.teacher_epochs}; --quick {_QUICK.teacher_epochs})."),
+    student_epochs: Optional[int] = typer.Option(None, "--student-epochs", help=f"Epochs per student, distilled and alone (default {_FULL.student_epochs}; --quick {_QUICK.student_epochs})."),
     board: Optional[str] = typer.Option(None, "--board", help="Board the firmware folder is generated for (default esp32; see `tinykd boards`)."),
 ) -> None:
     """Run the whole pipeline on built-in speech: data -> tiny teacher -> cache -> students (distilled and alone) -> int8 -> C -> virtual board.

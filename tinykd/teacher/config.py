@@ -28,8 +28,19 @@ class TinyTeacherSize:
     num_conv_pos_embeddings: int = 16  # relative position conv width, in frames
     num_conv_pos_embedding_groups: int = 16
     dropout: float = 0.1  # hidden, attention, activation and final dropout
+    # How the feature encoder's first conv layer starts: "learned" (Wav2Vec2's random init) or "mel" (a bank of
+    # mel-spaced Hann-windowed cosine/sine filters, four phases per band: tinykd.teacher.model.init_filterbank;
+    # still trained). "mel" wants a first layer as long as an analysis window (e.g. kernel 400, stride 160).
+    filterbank: str = "learned"
+
+    FILTERBANKS = ("learned", "mel")
 
     def __post_init__(self) -> None:
+        if self.filterbank not in self.FILTERBANKS:
+            raise TinykdError(f"tiny teacher: filterbank must be one of {', '.join(self.FILTERBANKS)}, got {self.filterbank!r}")
+        if self.filterbank == "mel" and (self.conv_dim[0] % 4 or self.conv_kernel[0] < 32):
+            raise TinykdError("tiny teacher: filterbank=mel needs conv_dim[0] divisible by 4 (four phases per band) "
+                              f"and conv_kernel[0] >= 32 samples; got {self.conv_dim[0]} and {self.conv_kernel[0]}")
         if not (len(self.conv_dim) == len(self.conv_kernel) == len(self.conv_stride) >= 1):
             raise TinykdError("tiny teacher: conv_dim, conv_kernel and conv_stride need the same length (>= 1)")
         if self.hidden_size % self.num_attention_heads:
@@ -56,7 +67,9 @@ class TinyTeacherSize:
                 raise TinykdError(f"tiny teacher: bad override {item!r}; use KEY=VALUE with KEY one of {', '.join(kinds)}")
             kind = str(kinds[key])
             try:
-                if "tuple" in kind:
+                if kind in ("str", "<class 'str'>"):
+                    changes[key] = value.strip()
+                elif "tuple" in kind:
                     changes[key] = tuple(int(v) for v in value.split(","))
                 elif "float" in kind:
                     changes[key] = float(value)

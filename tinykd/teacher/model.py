@@ -77,6 +77,39 @@ def tiny_config(size: TinyTeacherSize, labels: list[str] | None, masking: Maskin
     return cfg
 
 
+def init_filterbank(model, size: TinyTeacherSize, sample_rate: int) -> None:
+    """Start the feature encoder's first conv layer as the filterbank `size.filterbank` names (in place).
+
+    "mel": conv_dim[0] / 4 bands, centres evenly spaced on the mel scale from 60 Hz to 7.6 kHz (or 0.475 of the
+    rate), each a Hann-windowed cosine and sine of the band's centre at unit norm, each with both signs. After
+    the layer's norm and GELU the four phases of a band are its half-wave rectified quadrature pair, whose sum
+    follows the band's envelope: a short-time spectrum from the first step, where a random init has to discover
+    one from the labels (the from-scratch tiny teacher reached the same held-out accuracy 1.7x sooner with it,
+    docs/teacher.md). "learned": Wav2Vec2's own random init, untouched."""
+    if size.filterbank == "learned":
+        return
+    import math
+
+    encoder = getattr(model, "wav2vec2", model).feature_extractor
+    conv = encoder.conv_layers[0].conv
+    out_ch, _, taps = conv.weight.shape
+    bands = out_ch // 4
+    hi = min(7600.0, 0.475 * sample_rate)
+    lo = min(60.0, hi / 4)
+    mel_lo, mel_hi = 2595.0 * math.log10(1 + lo / 700.0), 2595.0 * math.log10(1 + hi / 700.0)
+    centres = 700.0 * (10 ** ((mel_lo + (mel_hi - mel_lo) * (torch.arange(bands, dtype=torch.float64) + 0.5) / bands) / 2595.0) - 1)
+    n = torch.arange(taps, dtype=torch.float64)
+    window = torch.hann_window(taps, periodic=False, dtype=torch.float64)
+    phase = 2 * math.pi * centres[:, None] * n[None, :] / sample_rate
+    cos, sin = window * torch.cos(phase), window * torch.sin(phase)
+    cos, sin = cos / cos.norm(dim=1, keepdim=True), sin / sin.norm(dim=1, keepdim=True)
+    bank = torch.stack([cos, -cos, sin, -sin], dim=1).reshape(out_ch, taps)
+    with torch.no_grad():
+        conv.weight.copy_(bank.to(conv.weight.dtype)[:, None, :])
+        if conv.bias is not None:
+            conv.bias.zero_()
+
+
 def label_kwargs(labels: list[str]) -> dict[str, Any]:
     return {
         "num_labels": len(labels),
@@ -122,6 +155,7 @@ def load_for_finetuning(base: str, labels: list[str], tiny: TinyTeacherSize, sam
     masking = masking if masking is not None else Masking()
     if base == "tiny":
         model = Wav2Vec2ForSequenceClassification(tiny_config(tiny, labels, masking))
+        init_filterbank(model, tiny, sample_rate)
         return model, default_feature_extractor(sample_rate), "tiny"
     path = Path(base).expanduser()
     kwargs = dict(ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False, **label_kwargs(labels),

@@ -34,7 +34,7 @@ from tinykd.artifacts import PretrainDir, TeacherDir, check_output, prepare_outp
 from tinykd.configio import load_json, save_json, to_dict
 from tinykd.errors import TinykdError
 from tinykd.teacher.config import DEVICES, AugmentConfig, Masking, TinyTeacherSize
-from tinykd.teacher.model import default_feature_extractor, model_inputs, resolve_device, tiny_config
+from tinykd.teacher.model import default_feature_extractor, init_filterbank, model_inputs, resolve_device, tiny_config
 from tinykd.teacher.progress import ProgressBar
 
 
@@ -199,6 +199,7 @@ def pretrain_arrays(x: np.ndarray, sample_rate: int, out_dir: str | Path, cfg: P
     device = resolve_device(cfg.device)
     config = pretrain_config(cfg, sample_rate)
     model = Wav2Vec2ForPreTraining(config)
+    init_filterbank(model, cfg.tiny, sample_rate)
     fe = default_feature_extractor(sample_rate)
     frames = int(model._get_feat_extract_output_lengths(torch.tensor(x.shape[1])).item())
     if frames < 4:
