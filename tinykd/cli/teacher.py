@@ -69,7 +69,7 @@ def teacher_train(
     ),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="Speed and pitch perturbation, shift, noise and mixup on training clips (see --aug)."),
     tiny: list[str] = typer.Option(
-        [], "--tiny", help="Size override for `--base tiny`, KEY=VALUE, repeatable (e.g. --tiny hidden_size=64 --tiny conv_dim=32,32,64,64)."
+        [], "--tiny", help="Size override for `--base tiny`, KEY=VALUE, repeatable (e.g. --tiny hidden_size=64 --tiny conv_dim=32,32,64,64; --tiny filterbank=mel starts a 25 ms first layer as a mel filterbank, the demo's recipe: docs/teacher.md)."
     ),
     aug: list[str] = typer.Option(
         [], "--aug", help="Augmentation override, KEY=VALUE, repeatable: speed, pitch_semitones, pitch_prob, shift_seconds, "

@@ -40,7 +40,8 @@ class TinyTeacherSize:
             raise TinykdError(f"tiny teacher: filterbank must be one of {', '.join(self.FILTERBANKS)}, got {self.filterbank!r}")
         if self.filterbank == "mel" and (self.conv_dim[0] % 4 or self.conv_kernel[0] < 32):
             raise TinykdError("tiny teacher: filterbank=mel needs conv_dim[0] divisible by 4 (four phases per band) "
-                              f"and conv_kernel[0] >= 32 samples; got {self.conv_dim[0]} and {self.conv_kernel[0]}")
+                              f"and conv_kernel[0] >= 32 samples, got {self.conv_dim[0]} and {self.conv_kernel[0]}; at "
+                              "16 kHz add --tiny conv_dim=160,128 --tiny conv_kernel=400,2 --tiny conv_stride=160,2")
         if not (len(self.conv_dim) == len(self.conv_kernel) == len(self.conv_stride) >= 1):
             raise TinykdError("tiny teacher: conv_dim, conv_kernel and conv_stride need the same length (>= 1)")
         if self.hidden_size % self.num_attention_heads:
