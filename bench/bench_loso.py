@@ -14,7 +14,7 @@ Stages (the sizes chosen for a shared 2-core machine, docs/distillation.md):
    --teacher-epochs, 40), its soft labels for the 16 kHz students, and wav2tiny at alpha = 1 and T = 2 x alpha in
    {0, 0.5};
 2. wav2small at alpha = 1 and T = 2, alpha = 0.5;
-3. the T grid: wav2tiny at T = 4, alpha = 0.5;
+3. the T grid: wav2tiny at T = 4, alpha in {0, 0.5};
 4. temporal attention distillation: wav2tiny at T = 2, alpha = 0.5, beta = 1, and beta = 1 alone (alpha = 1).
 `--parallel N` runs each stage as N processes over disjoint sets of speakers (a fold is never shared; the order of
 `--speakers` decides the groups: speakers[i::N]), then one pass over every speaker writes the summary.
@@ -44,7 +44,7 @@ def stages(args) -> list[tuple[str, list[str]]]:
                                    "--attention-weight", "0", *common]),
         ("wav2small T=2", ["--student", "wav2small", "--temperatures", "2", "--alphas", "0.5",
                            "--attention-weight", "0", *common]),
-        ("wav2tiny T=4", ["--student", "wav2tiny", "--temperatures", "4", "--alphas", "0.5", "--attention-weight", "0",
+        ("wav2tiny T=4", ["--student", "wav2tiny", "--temperatures", "4", "--alphas", "0,0.5", "--attention-weight", "0",
                           *common]),
         ("wav2tiny attention", ["--student", "wav2tiny", "--temperatures", "2", "--alphas", "0.5",
                                 "--attention-weight", "1", *common]),
