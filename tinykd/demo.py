@@ -20,7 +20,6 @@ from typing import Any, Callable
 
 from tinykd.artifacts import CacheDir, DemoDir, Int8Dir, RunDir, TeacherDir, prepare_output
 from tinykd.configio import atomic_write_text, load_json, save_json, to_dict
-from tinykd.data.speech.config import MARKER as SPEECH_MARKER
 from tinykd.errors import TinykdError
 
 SUMMARY = "summary.json"
@@ -119,7 +118,7 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     stages = _Stages(log)
     data, teacher, cache = out / "data", out / "teacher", out / "cache"
 
-    stages.run("built-in speech (espeak-ng voices)", (data / SPEECH_MARKER).is_file(),
+    stages.run("built-in speech (espeak-ng voices)", _speech_marker(data).is_file(),
                lambda: _make_data(data, cfg, progress))
     stages.run("teacher (tiny Wav2Vec2)", _teacher_done(teacher),
                lambda: _train_teacher(data, teacher, cfg, progress, log))
@@ -154,6 +153,14 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     return DemoResult(out, summary, stages.times)
 
 
+def _speech_marker(data: Path) -> Path:
+    """The built-in speech set's marker file (its owner's name for it, imported here and not at module import:
+    `tinykd --help` reads DemoConfig, and the speech package loads its synthesizer modules)."""
+    from tinykd.data.speech.config import MARKER
+
+    return data / MARKER
+
+
 def _require_teacher_extra() -> None:
     try:
         import torch  # noqa: F401
@@ -184,7 +191,7 @@ def _train_teacher(data: Path, teacher: Path, cfg: DemoConfig, progress: bool, l
 
     size = TinyTeacherSize(num_hidden_layers=cfg.teacher_layers, dropout=cfg.teacher_dropout)
     if cfg.teacher_filterbank == "mel":
-        rate = load_json(data / SPEECH_MARKER)["config"]["sample_rate"]
+        rate = load_json(_speech_marker(data))["config"]["sample_rate"]
         window, hop = round(0.025 * rate), round(0.010 * rate)  # 25 ms / 10 ms, then stride 2: 20 ms frames
         size = replace(size, filterbank="mel", conv_dim=(160, 128), conv_kernel=(window, 2), conv_stride=(hop, 2))
     masking = Masking() if cfg.teacher_masking else Masking(mask_time_prob=0.0, mask_feature_prob=0.0)
@@ -259,7 +266,7 @@ def _verify_on_sim(run: Path, data: Path, cfg: DemoConfig) -> None:
 # -- summary ---------------------------------------------------------------------------------------
 
 def _data_row(data: Path) -> dict[str, Any]:
-    meta = load_json(data / SPEECH_MARKER)
+    meta = load_json(_speech_marker(data))
     return {"kind": "speech", "classes": [c["label"] for c in meta["classes"]], "n_files": meta["n_files"],
             "counts": meta["counts"], "voices": len(meta["voices"]),
             "test_voices": sorted({v["name"] for v in meta["voices"] if v["split"] == "test"})}

@@ -68,7 +68,7 @@ class TinyTeacherSize:
                 raise TinykdError(f"tiny teacher: bad override {item!r}; use KEY=VALUE with KEY one of {', '.join(kinds)}")
             kind = str(kinds[key])
             try:
-                if kind in ("str", "<class 'str'>"):
+                if kind == "str":  # annotations are strings here (from __future__ import annotations)
                     changes[key] = value.strip()
                 elif "tuple" in kind:
                     changes[key] = tuple(int(v) for v in value.split(","))
