@@ -73,3 +73,19 @@ def test_a_folder_holding_only_the_marker_counts_as_empty(tmp_path):
     RunDir(tmp_path / "r").mark()
     assert prepare_output(RunDir(tmp_path / "r")) == (False, None)
     assert prepare_output(TeacherDir(tmp_path / "r")) == (False, None)  # nothing in it to protect
+
+
+def test_a_folder_killed_while_its_marker_was_written_counts_as_empty(tmp_path):
+    """A kill between the marker's temp file and its rename (seen when a protocol was killed under load) leaves
+    only that temp file: the next run starts there, while any other file still makes the folder someone's."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / ".tinykd.json.k2j4x9ab.tmp").write_text("{")
+    assert prepare_output(SweepDir(out), resume=True) == (False, None)
+    assert (out / "tinykd.json").is_file()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".tinykd.json.k2j4x9ab.tmp").write_text("{")
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(TinykdError, match="not a tinykd sweep folder"):
+        prepare_output(SweepDir(other), resume=True)

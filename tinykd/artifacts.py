@@ -481,9 +481,15 @@ def describe_folder(path: str | os.PathLike) -> str:
 
 
 def _is_empty(path: Path) -> bool:
-    """Nothing in it but, at most, a marker: a command that stopped right after creating its output folder (bad
-    data, say) has written nothing, and the next attempt must not be told the folder "exists"."""
-    return all(p.name == MARKER for p in path.iterdir())
+    """Nothing in it but, at most, a marker (or the temp file of a marker being written: a process killed inside
+    `mark`): a command that stopped right after creating its output folder (bad data, say, or a kill) has
+    written nothing, and the next attempt must not be told the folder "exists"."""
+    return all(p.name == MARKER or _is_marker_temp(p.name) for p in path.iterdir())
+
+
+def _is_marker_temp(name: str) -> bool:
+    """The name `atomic_write_bytes` gives the marker's temp file (`.tinykd.json.XXXXXXXX.tmp`)."""
+    return name.startswith(f".{MARKER}.") and name.endswith(".tmp")
 
 
 def _entries(path: Path) -> int:
