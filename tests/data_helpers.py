@@ -32,6 +32,19 @@ def make_tree(root: Path, rel_paths: list[str], rate: int = 16000) -> Path:
     return root
 
 
+def renamed_tones_set(root: Path, speaker_prefix: str, n_classes: int = 3, seed: int = 7) -> Path:
+    """A built-in tones set (tinykd.data.synth) in the plain folder layout, its speakers renamed `<prefix>0`,
+    `<prefix>1`: other clips, by other (or, with prefix "spk", the same-named) speakers than `synth_root`'s."""
+    from tinykd.data.synth import SynthConfig, synthesize
+
+    synthesize(root, SynthConfig(n_classes=n_classes, clips_per_class=6, n_speakers=2, seed=seed))
+    for marker in ("synth.json", "README.md"):
+        (root / marker).unlink()
+    for wav in sorted(root.rglob("*.wav")):
+        wav.rename(wav.with_name(wav.name.replace("spk", speaker_prefix, 1)))
+    return root
+
+
 # -- permissions ---------------------------------------------------------------------------------------------
 # A file mode of 000 stops a normal user, not root: as root (CI containers) the checks run with the effective
 # user id switched to `nobody` for their duration, so the kernel really refuses the read. Their files must live

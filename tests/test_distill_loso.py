@@ -164,6 +164,27 @@ def test_other_teacher_settings_are_refused_on_resume(protocol, capsys):
     assert main(changed + ["--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "other teacher settings" in err and len(err.strip().splitlines()) == 1
+    # A teacher extra set added on resume is another teacher too (protocols saved before the option had none).
+    assert main(args + ["--out", str(out), "--teacher-extra-train", str(work)]) == 2
+    err = capsys.readouterr().err
+    assert "other teacher_extra_train settings" in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_fold_teacher_also_learns_the_extra_set(setup, tmp_path):
+    from data_helpers import renamed_tones_set
+
+    work, data, preset, args = setup
+    extra = renamed_tones_set(tmp_path / "extra", "other", n_classes=2)
+    out = tmp_path / "protocol"
+    i = args.index("--pretrain-epochs")
+    plain = args[:i] + args[i + 2:]  # no pretraining: each fold's teacher from scratch
+    assert main(plain + ["--out", str(out), "--speakers", "spk0", "--teacher-extra-train", str(extra),
+                         "--no-teacher-masking", "--teacher-batch-size", "8"]) == 0
+    meta = json.loads((out / "fold-spk0" / "teacher" / "tinykd_teacher.json").read_text())
+    (record,) = meta["extra_train"]
+    assert record["root"] == str(extra.resolve()) and record["n_train"] > 0
+    assert meta["train_config"]["batch_size"] == 8 and meta["train_config"]["masking"]["mask_time_prob"] == 0.0
+    assert json.loads((out / "protocol.json").read_text())["teacher_extra_train"] == [str(extra.resolve())]
 
 
 def test_folds_option_errors_are_one_line(setup, capsys, tmp_path):

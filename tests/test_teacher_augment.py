@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 import torch  # noqa: E402
 
 from tinykd.errors import TinykdError  # noqa: E402
-from tinykd.teacher.augment import augment_batch, mix_batch, pitch_shift, time_stretch  # noqa: E402
+from tinykd.teacher.augment import augment_batch, mix_batch, pitch_shift, pitch_shift_batch, time_stretch  # noqa: E402
 from tinykd.teacher.config import AugmentConfig, Masking, TeacherTrainConfig, TinyTeacherSize  # noqa: E402
 
 pytestmark = pytest.mark.teacher
@@ -38,6 +38,22 @@ def test_pitch_shift_moves_a_tone_by_the_interval_at_the_same_length(semitones):
     # A clean tone stays a tone: its level is steady over the clip (no gaps or bursts).
     rms = np.sqrt(np.mean(y[800:-800].reshape(-1, 400) ** 2, axis=1))
     assert rms.min() > 0.8 * rms.max()
+
+
+def test_batched_pitch_shift_is_the_per_clip_one_but_for_the_last_half_window():
+    rng = np.random.default_rng(3)
+    clips = np.stack([_tone(300.0 + 70 * i) * (0.2 + 0.1 * i) + 0.01 * rng.standard_normal(RATE).astype(np.float32)
+                      for i in range(5)])
+    semitones = np.array([-3.0, -1.2, 0.0, 0.7, 3.0])
+    batched = pitch_shift_batch(clips, semitones, RATE)
+    assert batched.shape == clips.shape and batched.dtype == np.float32
+    # Each row's own interval: the rows differ in length after the stretch, so the padding is exercised.
+    for row, clip, st in zip(batched, clips, semitones):
+        alone = pitch_shift(clip, float(st), RATE)
+        head = len(alone) - 256  # at 8 kHz the analysis window is 256 samples: the last half-window may differ
+        np.testing.assert_allclose(row[:head], alone[:head], atol=1e-5)
+    assert _peak_hz(batched[4, 800:-800]) == pytest.approx(580.0 * 2 ** (3 / 12), rel=0.01)  # row 4: 580 Hz
+    assert pitch_shift_batch(clips[:0], semitones[:0], RATE).shape == (0, RATE)
 
 
 @pytest.mark.parametrize("rate", [0.8, 1.25])

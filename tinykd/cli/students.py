@@ -256,6 +256,13 @@ def sweep_cmd(
                                                       "(default: the students'); e.g. 8000 for FSDD (its native rate)."),
     teacher_aug: list[str] = typer.Option([], "--teacher-aug", help="With --folds: teacher augmentation override KEY=VALUE (as `teacher train --aug`)."),
     teacher_tiny: list[str] = typer.Option([], "--teacher-tiny", help="With --folds: tiny teacher size override KEY=VALUE (as `teacher train --tiny`)."),
+    teacher_batch_size: int = typer.Option(32, "--teacher-batch-size", help="With --folds: the teacher's clips per batch."),
+    teacher_masking: bool = typer.Option(True, "--teacher-masking/--no-teacher-masking", help="With --folds: Wav2Vec2's "
+                                         "time and feature masking in the teacher (the tiny defaults; off for the "
+                                         "filterbank=mel recipe)."),
+    teacher_extra_train: list[Path] = typer.Option([], "--teacher-extra-train", help="With --folds: another labelled data "
+                                                   "set the teacher also trains on in every fold (as `teacher train "
+                                                   "--extra-train`; repeatable), e.g. `tinykd data synth --words digits`."),
     pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", help="With --folds: wav2vec 2.0 pretraining epochs per fold "
                                         "on every speaker but the held-out one (0 = none)."),
     threads: int = typer.Option(0, "--threads", help="With --folds: torch threads of the teacher units (0: torch's default)."),
@@ -272,7 +279,9 @@ def sweep_cmd(
     if folds is not None:
         _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers, teacher_base, teacher_epochs,
                   teacher_lr, teacher_sample_rate, teacher_aug, teacher_tiny, pretrain_epochs, threads, clip_seconds,
-                  force, quiet, cache, teacher_student, split, None if no_baseline else _baselines(baselines))
+                  force, quiet, cache, teacher_student, split, None if no_baseline else _baselines(baselines),
+                  teacher_batch_size=teacher_batch_size, teacher_masking=teacher_masking,
+                  teacher_extra_train=teacher_extra_train)
         return
     from tinykd.distill.sweep import sweep
 
@@ -288,9 +297,10 @@ def sweep_cmd(
 
 def _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers, teacher_base, teacher_epochs,
               teacher_lr, teacher_sample_rate, teacher_aug, teacher_tiny, pretrain_epochs, threads, clip_seconds, force,
-              quiet, cache, teacher_student, split, baselines) -> None:
+              quiet, cache, teacher_student, split, baselines, teacher_batch_size=32, teacher_masking=True,
+              teacher_extra_train=()) -> None:
     from tinykd.distill.loso import FOLD_KINDS, FoldsPlan, run_protocol
-    from tinykd.teacher.config import AugmentConfig, TeacherTrainConfig, TinyTeacherSize
+    from tinykd.teacher.config import AugmentConfig, Masking, TeacherTrainConfig, TinyTeacherSize
 
     if folds not in FOLD_KINDS:
         raise TinykdError(f"--folds {folds!r}: use one of {', '.join(FOLD_KINDS)}")
@@ -298,7 +308,9 @@ def _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers
         raise TinykdError("--folds speakers trains and exports its own teacher per fold and sets each fold's split: "
                           "drop --cache, --teacher-student and --split")
     tiny = TinyTeacherSize().with_overrides(teacher_tiny)
+    masking = Masking() if teacher_masking else Masking(mask_time_prob=0.0, mask_feature_prob=0.0)
     teacher = TeacherTrainConfig(base=teacher_base, epochs=teacher_epochs, lr=teacher_lr, threads=threads,
+                                 batch_size=teacher_batch_size, masking=masking,
                                  augmentation=AugmentConfig().with_overrides(teacher_aug), tiny=tiny)
     pretrain = None
     if pretrain_epochs > 0:
@@ -310,7 +322,8 @@ def _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers
     plan = FoldsPlan(students=[s.strip() for s in student.split(",") if s.strip()], temperatures=temps, alphas=alpha_list,
                      attention_weights=betas,
                      speakers=[s.strip() for s in speakers.split(",") if s.strip()] if speakers else None,
-                     teacher=teacher, teacher_sample_rate=teacher_sample_rate, pretrain=pretrain, threads=threads)
+                     teacher=teacher, teacher_sample_rate=teacher_sample_rate, pretrain=pretrain, threads=threads,
+                     teacher_extra_train=[str(p) for p in teacher_extra_train])
     result = run_protocol(data, cfg, plan, out, clip_seconds=clip_seconds, force=force, show_progress=not quiet, log=_warn,
                           baselines=baselines)
     console.print((out / "protocol.md").read_text(encoding="utf-8"), highlight=False, markup=False)

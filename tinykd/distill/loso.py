@@ -64,6 +64,9 @@ class FoldsPlan:
     pretrain: Any = None  # tinykd.teacher.pretrain.PretrainConfig, or None for no pretraining
     export_batch_size: int = 32
     threads: int = 0  # torch threads of the teacher units
+    # More labelled data sets the teacher trains on in every fold (`train_teacher(extra_train=...)`): their training
+    # splits, never a clip or speaker of the fold's val/test split (refused). The students never see them.
+    teacher_extra_train: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,12 +95,18 @@ def _training_settings(base: DistillConfig) -> dict[str, Any]:
 
 
 def _teacher_settings(plan: FoldsPlan) -> dict[str, Any]:
-    return {"teacher": to_dict(plan.teacher), "teacher_sample_rate": plan.teacher_sample_rate,
-            "pretrain": None if plan.pretrain is None else to_dict(plan.pretrain)}
+    settings = {"teacher": to_dict(plan.teacher), "teacher_sample_rate": plan.teacher_sample_rate,
+                "pretrain": None if plan.pretrain is None else to_dict(plan.pretrain)}
+    settings["teacher_extra_train"] = [str(Path(p).resolve()) for p in plan.teacher_extra_train]
+    return settings
+
+
+# Settings newer than some saved protocols, with the value every protocol had before them.
+_ADDED_LATER: dict[str, Any] = {"teacher_extra_train": []}
 
 
 def _check_same(saved: dict[str, Any], now: dict[str, Any], out: Path) -> None:
-    diff = sorted(k for k in now if k in saved and saved[k] != now[k])
+    diff = sorted(k for k in now if (k in saved or k in _ADDED_LATER) and saved.get(k, _ADDED_LATER.get(k)) != now[k])
     if diff:
         raise TinykdError(f"{out}: this protocol was started with other {', '.join(diff)} settings; continuing it would "
                           "mix two protocols: use the same settings, another --out, or --force to start over")
@@ -229,7 +238,8 @@ def _run_fold(data: Path, speaker: str, base: DistillConfig, plan: FoldsPlan, fo
         say(f"{fold.name}: training the teacher without {speaker}")
         t0 = time.perf_counter()
         train_teacher(data, tdir, dataclasses.replace(plan.teacher, base=teacher_base, threads=plan.threads or plan.teacher.threads),
-                      teacher_data, progress=show_progress, log=say, force=tdir.exists())
+                      teacher_data, progress=show_progress, log=say, force=tdir.exists(),
+                      extra_train=plan.teacher_extra_train)
         done("teacher", tdir, t0)
     cdir = fold / FoldDir.CACHE
     ds = load_dataset(data, student_data)

@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -56,11 +56,18 @@ def train_teacher(
     progress: bool = True,
     log: Callable[[str], None] = print,
     force: bool = False,
+    extra_train: Sequence[str | Path] = (),
 ) -> TeacherTrainResult:
-    """Load the data set at `data_root` (tinykd.data) and fine-tune `cfg.base` on it."""
+    """Load the data set at `data_root` (tinykd.data) and fine-tune `cfg.base` on it.
+
+    `extra_train` (`--extra-train DIR`, repeatable): more labelled data sets whose training splits the teacher also
+    learns from, as a real teacher has heard more speech than its students' data set. Validation, test and the
+    checkpoint choice stay `data_root`'s. An extra set's classes must be among `data_root`'s (matched by name), and
+    none of its training clips may be, or be spoken by, a clip or speaker of `data_root`'s val or test split: the
+    held-out score would not be held out (`extra_training_split`)."""
     from tinykd.data import DataConfig, load_dataset
 
-    check_output(TeacherDir(out_dir), force=force, resumable=False, inputs=[data_root])  # refuse before the work
+    check_output(TeacherDir(out_dir), force=force, resumable=False, inputs=[data_root, *extra_train])  # refuse before the work
     data_config = data_config if data_config is not None else DataConfig()
     ds = load_dataset(data_root, data_config)
     ds.check_trainable()
@@ -70,8 +77,16 @@ def train_teacher(
     val = ds.load_split("val")
     test = ds.load_split("test")
     held_out = data_config.split_mode()[0] == "speaker" and len(test.y) > 0
+    x_train, y_train, extras = train.x, train.y, []
+    for path in extra_train:
+        x_more, y_more, record = extra_training_split(path, ds, val, test, data_config, log)
+        x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
+        extras.append(record)
+    if extras:
+        log(f"teacher training clips: {len(train.y)} of {data_root} + "
+            + " + ".join(f"{r['n_train']} of {r['root']}" for r in extras))
     return fit_teacher(
-        (train.x, train.y),
+        (x_train, y_train),
         (val.x, val.y) if len(val.y) else None,
         (test.x, test.y) if len(test.y) else None,
         labels=list(ds.labels),
@@ -79,13 +94,52 @@ def train_teacher(
         cfg=cfg,
         out_dir=out_dir,
         extra_meta={"data_root": str(data_root), "data_config": to_dict(data_config), "dataset_fingerprint": ds.fingerprint(),
-                    "dataset": ds.record()},
+                    "dataset": ds.record(), "extra_train": extras},
         progress=progress,
         log=log,
         force=force,
-        inputs=[data_root],
+        inputs=[data_root, *extra_train],
         monitor_test=held_out,
     )
+
+
+def extra_training_split(path: str | Path, ds, val, test, data_config, log: Callable[[str], None] = print):
+    """(x, y, record) of the training split of the extra set at `path`, its labels mapped onto `ds`'s.
+
+    Read with `data_config`'s rate, clip length, format rules and seed, but its own split (`auto`: a
+    `speaker:NAME` split names a speaker of the main set). Refused, with the file and the fix, when a class is not
+    one of `ds`'s, when it has no training clip, or when a training clip or speaker of it is in `ds`'s val or
+    test split (`val`, `test`: `SplitArrays`)."""
+    from dataclasses import replace as _replace
+
+    from tinykd.data import load_dataset
+    from tinykd.errors import DatasetError
+
+    if Path(path).resolve() == Path(ds.root).resolve():
+        raise DatasetError(f"{path}: an extra training set is the data set itself; give another folder")
+    extra = load_dataset(path, _replace(data_config, split="auto"), require_splits=("train",))
+    if extra.problem_summary():
+        log(f"warning: {extra.problem_summary()}")
+    unknown = [label for label in extra.labels if label not in ds.labels]
+    if unknown:
+        raise DatasetError(f"{path}: extra training set has class(es) {', '.join(unknown[:8])} that {ds.root} does not "
+                           f"have (its classes: {', '.join(ds.labels)}); the teacher's labels are the data set's")
+    part = extra.load_split("train")
+    if not len(part.y):
+        raise DatasetError(f"{path}: extra training set has no training clips")
+    held = {s for s in (*val.speakers, *test.speakers) if s and s != "unknown"}
+    voices = sorted(held & set(part.speakers))
+    if voices:
+        raise DatasetError(f"{path}: extra training clips are spoken by {', '.join(voices[:5])}"
+                           f"{' and others' if len(voices) > 5 else ''}, held out in {ds.root}'s val/test split; "
+                           "the held-out score would not be held out: leave those speakers out of the extra set")
+    same = set(part.hashes) & set((*val.hashes, *test.hashes))
+    if same:
+        raise DatasetError(f"{path}: {len(same)} extra training clip(s) are clips of {ds.root}'s val/test split "
+                           "(same audio); leave them out of the extra set")
+    remap = np.array([ds.labels.index(label) for label in extra.labels], dtype=np.int64)
+    record = {**extra.record(), "n_train": int(len(part.y)), "speakers": len(set(part.speakers))}
+    return part.x, remap[part.y], record
 
 
 def fit_teacher(
