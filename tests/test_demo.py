@@ -38,6 +38,20 @@ def test_quick_demo_summary(demo_out):
     assert recorded["masking"]["mask_time_prob"] == 0.0 and recorded["batch_size"] == cfg["teacher_batch_size"]
     hf = json.loads((demo_out / "teacher" / "config.json").read_text())
     assert hf["conv_kernel"][0] == 400 and hf["conv_stride"][0] == 160 and hf["conv_dim"][0] == 160
+    # The teacher also heard teacher-data/ (the training voices in more accents): its training split only, and not
+    # one voice family the students' test or val split holds out.
+    meta = json.loads((demo_out / "teacher" / "tinykd_teacher.json").read_text())
+    (extra,) = meta["extra_train"]
+    assert extra["root"] == str((demo_out / "teacher-data").resolve()) and teacher["extra_train"] == extra["n_train"] > 0
+    assert teacher["n_train"] == data["counts"]["train"] == meta["dataset"]["n_train"]
+    voices = {name: json.loads((demo_out / name / "speech.json").read_text())["voices"] for name in ("data", "teacher-data")}
+    held_out = {v["family"] for v in voices["data"] if v["split"] != "train"}
+    rows = [line.split(",") for line in (demo_out / "teacher-data" / "manifest.csv").read_text().splitlines()[1:]]
+    family_of = {v["name"]: v["family"] for v in voices["teacher-data"]}
+    train_rows = [r for r in rows if r[3] == "train"]
+    assert len(train_rows) == extra["n_train"] and not {family_of[r[2]] for r in train_rows} & held_out
+    assert {v["accent"] for v in voices["teacher-data"]} == set(cfg["teacher_accents"])
+    assert set(cfg["teacher_accents"]).isdisjoint(cfg["accents"])
     (student,) = summary["students"]
     assert student["name"] == "wav2tiny"
     assert 5_000 < student["params"] < 20_000
@@ -64,8 +78,9 @@ def test_quick_demo_summary(demo_out):
     assert student["params"] == q["model"]["params"]
     assert (run / f"firmware-{cfg['board']}-arduino-cli").is_dir()
     names = [s["name"] for s in summary["stages"]]
-    assert names[0].startswith("built-in speech") and names[1:3] == ["teacher (tiny Wav2Vec2)", "soft-label cache"]
-    assert len(names) == 7
+    assert names[0].startswith("built-in speech") and names[1].startswith("the teacher's extra speech")
+    assert names[2:4] == ["teacher (tiny Wav2Vec2)", "soft-label cache"]
+    assert len(names) == 8
     # report.md opens with the targets, met or missed, each as measured.
     report = (demo_out / "report.md").read_text()
     targets = summary["targets"]
@@ -75,6 +90,7 @@ def test_quick_demo_summary(demo_out):
     teacher_target = next(t for t in targets if t["target"].startswith("the teacher beats"))
     assert teacher_target["met"] == (teacher["accuracy"] > base["accuracy"])
     assert "Did the teacher help?" in report and "binomial SE" in report
+    assert f"The teacher trained on {teacher['n_train'] + teacher['extra_train']} clips" in report
     assert "| wav2tiny distilled (alpha=0.5) |" in report and "| wav2tiny alone (alpha=1) |" in report
     assert (demo_out / "summary.png").stat().st_size > 1000
 
