@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 from tinykd.device.model import load_device_model  # noqa: E402
 from tinykd.device.qemu import EmulatedBoard, stream_audio  # noqa: E402
 from tinykd.device.qemu.launch import build_for  # noqa: E402
-from tinykd.device.verify import Clips, VerifyOptions, load_clips, verify_clips  # noqa: E402
+from tinykd.device.verify import VerifyOptions, load_clips, verify_clips  # noqa: E402
 
 MHZ = 64.0
 FSDD = Path(os.environ.get("TINYKD_FSDD", REPO.parent / "shared" / "data" / "fsdd"))

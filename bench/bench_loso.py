@@ -8,6 +8,12 @@ finished (a killed run continues where it stopped).
     OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 \
     .venv/bin/python bench/bench_loso.py --fsdd ../shared/data/fsdd --out /work/study/loso --parallel 2
 
+With synthetic digits for the teacher (docs/distillation.md, "A teacher that has heard more voices"):
+
+    .venv/bin/tinykd data synth /work/study/digits8 --words digits --sample-rate 8000
+    ... bench/bench_loso.py --fsdd ../shared/data/fsdd --out /work/study/loso3 --pretrain-epochs 0 \
+        --teacher-recipe mel --teacher-epochs 18 --teacher-extra-train /work/study/digits8 --parallel 2
+
 Stages (the sizes chosen for a shared 2-core machine, docs/distillation.md):
 1. per fold: wav2vec 2.0 pretraining of the tiny Wav2Vec2 on the other speakers' clips (--pretrain-epochs, 30), the
    teacher fine-tuned from it at 8 kHz (FSDD's native rate: half the compute of 16 kHz, no signal lost;
@@ -39,6 +45,14 @@ def stages(args) -> list[tuple[str, list[str]]]:
     common = ["--epochs", str(args.epochs), "--patience", str(args.patience), "--seed", str(args.seed),
               "--teacher-epochs", str(args.teacher_epochs), "--teacher-sample-rate", str(args.teacher_sample_rate),
               "--pretrain-epochs", str(args.pretrain_epochs), "--threads", "1", "--quiet"]
+    if args.teacher_recipe == "mel":  # the demo's recipe (docs/teacher.md), its first layer 25 ms / 10 ms at the rate
+        window, hop = round(0.025 * args.teacher_sample_rate), round(0.010 * args.teacher_sample_rate)
+        common += ["--teacher-batch-size", "16", "--no-teacher-masking"]
+        for kv in ("num_hidden_layers=2", "conv_dim=160,128", f"conv_kernel={window},2", f"conv_stride={hop},2",
+                   "dropout=0.0", "filterbank=mel"):
+            common += ["--teacher-tiny", kv]
+    for extra in args.teacher_extra_train:
+        common += ["--teacher-extra-train", str(extra)]
     return [
         ("teacher + wav2tiny T=2", ["--student", "wav2tiny", "--temperatures", "2", "--alphas", "0,0.5",
                                    "--attention-weight", "0", *common]),
@@ -134,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher-epochs", type=int, default=40)
     ap.add_argument("--teacher-sample-rate", type=int, default=8000)
     ap.add_argument("--pretrain-epochs", type=int, default=30)
+    ap.add_argument("--teacher-recipe", choices=("default", "mel"), default="default",
+                    help="default: `teacher train`'s tiny defaults (the issue-14 recipe); mel: the demo's (a mel "
+                    "filterbank start, 2 layers, batch 16, no dropout or masking)")
+    ap.add_argument("--teacher-extra-train", type=Path, action="append", default=[],
+                    help="more labelled data for every fold's teacher (repeatable), e.g. the espeak-ng digits of "
+                    "`tinykd data synth DIR --words digits --sample-rate 8000`")
     ap.add_argument("--speakers", default=None, help="comma-separated held-out speakers in the order the groups take them "
                     "(default: every speaker, sorted)")
     ap.add_argument("--stages", default="1,2,3,4", help="which stages to run (comma-separated)")

@@ -15,7 +15,6 @@ printed only for completeness. Results also go to bench/results/bench_verify.jso
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
