@@ -24,8 +24,9 @@ def demo_cmd(
 ) -> None:
     """Run the whole pipeline on built-in speech: data -> tiny teacher -> cache -> students (distilled and alone) -> int8 -> C -> virtual board.
 
-    The data are spoken command words by espeak-ng voices, with the test voices held out. Each student is
-    trained distilled (T=2, alpha=0.5) and alone (alpha=1), so the report says whether the teacher helped.
+    The data are spoken command words by espeak-ng voices, with the test voices held out; the teacher also
+    hears the training voices in more accents (OUT/teacher-data), the students only their own
+    clips. Each student is trained distilled (T=2, alpha=0.5) and alone (alpha=1), so the report says whether the teacher helped.
     Writes OUT/report.md (targets met or missed, summary table, plots), OUT/summary.json and OUT/summary.png.
     Finished stages are kept, so an interrupted demo continues when run again.
     """
