@@ -103,3 +103,12 @@ def test_demo_rerun_keeps_finished_stages_and_refuses_other_settings(demo_out, c
     assert main(["demo", "--quick", "--student-epochs", "3", "--out", str(demo_out)]) == 2
     err = capsys.readouterr().err
     assert "other settings" in err and "--force" in err
+
+
+def test_teacher_accents_must_be_other_accents(tmp_path):
+    from tinykd.demo import DemoConfig, run_demo
+    from tinykd.errors import TinykdError
+
+    with pytest.raises(TinykdError, match="teacher_accents and accents share en-us"):
+        run_demo(tmp_path / "out", DemoConfig(accents=("en-us",), teacher_accents=("en-us", "en")), log=lambda s: None)
+    assert not (tmp_path / "out").exists()

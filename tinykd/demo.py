@@ -1,6 +1,7 @@
 """`tinykd demo`: the whole pipeline on the built-in data, end to end, on a 2-core machine with no network.
 
-built-in speech (espeak-ng voices, test voices held out) -> tiny Wav2Vec2 teacher -> soft-label cache ->
+built-in speech (espeak-ng voices, test voices held out; and the same training voices in more accents for the
+teacher only, teacher-data/) -> tiny Wav2Vec2 teacher -> soft-label cache ->
 Wav2Tiny (and Wav2Small unless quick) distilled, and each trained alone (alpha = 1) to say whether the teacher
 helped -> int8 for TFLM -> C arrays and a firmware build folder for the ESP32 -> verify on the virtual board.
 
@@ -110,6 +111,10 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
              progress: bool = True, log: Callable[[str], None] = print) -> DemoResult:
     """Run every stage into `out`; see the module docstring."""
     cfg = config or DemoConfig()
+    shared = sorted(set(cfg.teacher_accents) & set(cfg.accents))
+    if shared:
+        raise TinykdError(f"demo: teacher_accents and accents share {', '.join(shared)}; the teacher's extra speech must "
+                          "be other accents than the students' data (the same clips twice add nothing)")
     out = Path(out)
     saved = out / DemoDir.CONFIG
     _, replaced = prepare_output(DemoDir(out), resume=not force, force=force)
