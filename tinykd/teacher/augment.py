@@ -36,63 +36,27 @@ def time_stretch(clip: np.ndarray, rate: float, sample_rate: int) -> np.ndarray:
 
     The output has round(len(clip) / rate) samples. Between analysis frames the magnitude is interpolated
     linearly and the phase advances by each bin's measured instantaneous frequency (Flanagan & Golden, 1966)."""
-    import torch
-
-    n_fft, hop = _stft_size(sample_rate)
-    x = torch.as_tensor(np.asarray(clip, dtype=np.float32))
-    n_out = max(1, int(round(len(clip) / rate)))
+    n_fft, _ = _stft_size(sample_rate)
     if len(clip) < n_fft:
+        n_out = max(1, int(round(len(clip) / rate)))
         return np.interp(np.arange(n_out) * rate, np.arange(len(clip)), clip).astype(np.float32)
-    window = torch.hann_window(n_fft)
-    spec = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True)  # [F, T]
-    frames = spec.shape[1]
-    steps = torch.arange(0, frames, rate, dtype=torch.float64)
-    spec = torch.cat([spec, torch.zeros_like(spec[:, :2])], dim=1)
-    idx = steps.floor().long()
-    frac = (steps - idx).to(torch.float32)[None, :]
-    s0, s1 = spec[:, idx], spec[:, idx + 1]
-    mag = (1 - frac) * s0.abs() + frac * s1.abs()
-    advance = torch.linspace(0, math.pi * hop, spec.shape[0], dtype=torch.float32)[:, None]
-    dphi = torch.angle(s1) - torch.angle(s0) - advance
-    dphi = dphi - 2 * math.pi * torch.round(dphi / (2 * math.pi))
-    phase = torch.cat([torch.angle(spec[:, :1]), (dphi + advance)[:, :-1]], dim=1)
-    out = torch.polar(mag, torch.cumsum(phase, dim=1))
-    y = torch.istft(out, n_fft, hop, window=window, center=True, length=n_out)
-    return y.numpy().astype(np.float32)
+    return _stretch_rows(np.asarray(clip, dtype=np.float32)[None, :], [rate], sample_rate)[0]
 
 
-def pitch_shift(clip: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
-    """Pitch (and formants) moved by `semitones`, same length: stretch by the factor, then read it back faster."""
-    factor = 2.0 ** (semitones / 12.0)
-    n = len(clip)
-    stretched = time_stretch(clip, 1.0 / factor, sample_rate)
-    pos = np.arange(n, dtype=np.float64) * factor
-    return np.interp(pos, np.arange(len(stretched)), stretched, right=0.0).astype(np.float32)
-
-
-def pitch_shift_batch(clips: np.ndarray, semitones: np.ndarray, sample_rate: int) -> np.ndarray:
-    """`pitch_shift` of every row of `clips` [B, n] by its own interval, in one batched STFT (a tenth of the
-    per-clip cost: the per-clip version is dominated by small-tensor overheads on a CPU).
-
-    Row by row it is `pitch_shift` except over the last half analysis window (16 ms) of each stretched clip,
-    where the overlap-add normalisation also counts the zero frames that pad the shorter rows."""
+def _stretch_rows(clips: np.ndarray, rates, sample_rate: int) -> list[np.ndarray]:
+    """`time_stretch` of every row of `clips` [B, n] (n >= the analysis window) by its own rate, in one batched
+    STFT; row i has round(n / rates[i]) samples. One row is exactly `time_stretch`; with several, the rows'
+    frame counts differ, the shorter ones are padded with zero frames, and over the last half analysis window of
+    a padded row the overlap-add normalisation also counts those frames."""
     import torch
 
-    clips = np.asarray(clips, dtype=np.float32)
     b, n = clips.shape
     n_fft, hop = _stft_size(sample_rate)
-    if b == 0:
-        return clips.copy()
-    factors = 2.0 ** (np.asarray(semitones, dtype=np.float64) / 12.0)
-    if n < n_fft:
-        return np.stack([pitch_shift(c, float(s), sample_rate) for c, s in zip(clips, semitones)])
-    rates = 1.0 / factors
     window = torch.hann_window(n_fft)
     spec = torch.stft(torch.as_tensor(clips), n_fft, hop, window=window, center=True, return_complex=True)  # [B, F, T]
     frames, bins = spec.shape[2], spec.shape[1]
     steps_per = [torch.arange(0, frames, float(r), dtype=torch.float64) for r in rates]
-    counts = [len(st) for st in steps_per]
-    width = max(counts)
+    width = max(len(st) for st in steps_per)
     steps = torch.zeros((b, width), dtype=torch.float64)
     valid = torch.zeros((b, width), dtype=torch.bool)
     for i, st in enumerate(steps_per):
@@ -101,8 +65,7 @@ def pitch_shift_batch(clips: np.ndarray, semitones: np.ndarray, sample_rate: int
     spec = torch.cat([spec, torch.zeros_like(spec[:, :, :2])], dim=2)
     idx = steps.floor().long()
     frac = (steps - idx).to(torch.float32)[:, None, :]
-    gather = lambda k: torch.gather(spec, 2, k[:, None, :].expand(b, bins, width))  # noqa: E731
-    s0, s1 = gather(idx), gather(idx + 1)
+    s0, s1 = (torch.gather(spec, 2, k[:, None, :].expand(b, bins, width)) for k in (idx, idx + 1))
     mag = ((1 - frac) * s0.abs() + frac * s1.abs()) * valid[:, None, :]
     advance = torch.linspace(0, math.pi * hop, bins, dtype=torch.float32)[None, :, None]
     dphi = torch.angle(s1) - torch.angle(s0) - advance
@@ -111,12 +74,36 @@ def pitch_shift_batch(clips: np.ndarray, semitones: np.ndarray, sample_rate: int
     n_outs = [max(1, int(round(n / r))) for r in rates]
     y = torch.istft(torch.polar(mag, torch.cumsum(phase, dim=2)), n_fft, hop, window=window, center=True,
                     length=max(n_outs)).numpy()
-    out = np.empty((b, n), dtype=np.float32)
-    grid = np.arange(n, dtype=np.float64)
-    for i in range(b):
-        stretched = y[i, : n_outs[i]]
-        out[i] = np.interp(grid * factors[i], np.arange(len(stretched)), stretched, right=0.0)
-    return out
+    return [y[i, :m].astype(np.float32) for i, m in enumerate(n_outs)]
+
+
+def _read_back(stretched: np.ndarray, factor: float, n: int) -> np.ndarray:
+    """A clip stretched by 1 / `factor`, read `factor` times faster into `n` samples: pitch moved, length kept."""
+    pos = np.arange(n, dtype=np.float64) * factor
+    return np.interp(pos, np.arange(len(stretched)), stretched, right=0.0).astype(np.float32)
+
+
+def pitch_shift(clip: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
+    """Pitch (and formants) moved by `semitones`, same length: stretch by the factor, then read it back faster."""
+    factor = 2.0 ** (semitones / 12.0)
+    return _read_back(time_stretch(clip, 1.0 / factor, sample_rate), factor, len(clip))
+
+
+def pitch_shift_batch(clips: np.ndarray, semitones: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`pitch_shift` of every row of `clips` [B, n] by its own interval, the stretches in one batched STFT (16
+    one-second clips at 16 kHz on this 2-core machine: 35 ms, against 38 ms clip by clip).
+
+    Row by row it is `pitch_shift` except over the last half analysis window (16 ms) of each stretched clip
+    (`_stretch_rows`)."""
+    clips = np.asarray(clips, dtype=np.float32)
+    b, n = clips.shape
+    if b == 0:
+        return clips.copy()
+    if n < _stft_size(sample_rate)[0]:
+        return np.stack([pitch_shift(c, float(s), sample_rate) for c, s in zip(clips, semitones)])
+    factors = 2.0 ** (np.asarray(semitones, dtype=np.float64) / 12.0)
+    stretched = _stretch_rows(clips, 1.0 / factors, sample_rate)
+    return np.stack([_read_back(row, f, n) for row, f in zip(stretched, factors)])
 
 
 def augment_batch(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig, sample_rate: int) -> np.ndarray:
