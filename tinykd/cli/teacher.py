@@ -87,7 +87,7 @@ def teacher_train(
     extra_train: list[Path] = typer.Option(
         [], "--extra-train", help="Another labelled data set whose training split the teacher also learns from "
         "(repeatable; validation and test stay DATA's). Its classes must be DATA's; none of its training clips or "
-        "speakers may be in DATA's val/test split. The demo's teacher hears the same voices in 6 more accents."
+        "speakers may be in DATA's val/test split. The demo's teacher hears its training voices in more accents this way."
     ),
     fmt: str = _FORMAT_OPT,
     split: str = _SPLIT_OPT,

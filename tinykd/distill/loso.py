@@ -95,10 +95,9 @@ def _training_settings(base: DistillConfig) -> dict[str, Any]:
 
 
 def _teacher_settings(plan: FoldsPlan) -> dict[str, Any]:
-    settings = {"teacher": to_dict(plan.teacher), "teacher_sample_rate": plan.teacher_sample_rate,
-                "pretrain": None if plan.pretrain is None else to_dict(plan.pretrain)}
-    settings["teacher_extra_train"] = [str(Path(p).resolve()) for p in plan.teacher_extra_train]
-    return settings
+    return {"teacher": to_dict(plan.teacher), "teacher_sample_rate": plan.teacher_sample_rate,
+            "pretrain": None if plan.pretrain is None else to_dict(plan.pretrain),
+            "teacher_extra_train": [str(Path(p).resolve()) for p in plan.teacher_extra_train]}
 
 
 # Settings newer than some saved protocols, with the value every protocol had before them.
@@ -106,7 +105,8 @@ _ADDED_LATER: dict[str, Any] = {"teacher_extra_train": []}
 
 
 def _check_same(saved: dict[str, Any], now: dict[str, Any], out: Path) -> None:
-    diff = sorted(k for k in now if (k in saved or k in _ADDED_LATER) and saved.get(k, _ADDED_LATER.get(k)) != now[k])
+    saved = {**_ADDED_LATER, **saved}
+    diff = sorted(k for k in now if k in saved and saved[k] != now[k])
     if diff:
         raise TinykdError(f"{out}: this protocol was started with other {', '.join(diff)} settings; continuing it would "
                           "mix two protocols: use the same settings, another --out, or --force to start over")

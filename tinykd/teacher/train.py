@@ -77,11 +77,10 @@ def train_teacher(
     val = ds.load_split("val")
     test = ds.load_split("test")
     held_out = data_config.split_mode()[0] == "speaker" and len(test.y) > 0
-    x_train, y_train, extras = train.x, train.y, []
-    for path in extra_train:
-        x_more, y_more, record = extra_training_split(path, ds, val, test, data_config, log)
-        x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
-        extras.append(record)
+    parts = [extra_training_split(path, ds, val, test, data_config, log) for path in extra_train]
+    extras = [record for _, _, record in parts]
+    x_train = np.concatenate([train.x, *(x for x, _, _ in parts)]) if parts else train.x
+    y_train = np.concatenate([train.y, *(y for _, y, _ in parts)]) if parts else train.y
     if extras:
         log(f"teacher training clips: {len(train.y)} of {data_root} + "
             + " + ".join(f"{r['n_train']} of {r['root']}" for r in extras))
@@ -138,8 +137,7 @@ def extra_training_split(path: str | Path, ds, val, test, data_config, log: Call
         raise DatasetError(f"{path}: {len(same)} extra training clip(s) are clips of {ds.root}'s val/test split "
                            "(same audio); leave them out of the extra set")
     remap = np.array([ds.labels.index(label) for label in extra.labels], dtype=np.int64)
-    record = {**extra.record(), "n_train": int(len(part.y)), "speakers": len(set(part.speakers))}
-    return part.x, remap[part.y], record
+    return part.x, remap[part.y], {**extra.record(), "speakers": len(set(part.speakers))}
 
 
 def fit_teacher(
