@@ -53,6 +53,8 @@ def stages(args) -> list[tuple[str, list[str]]]:
             common += ["--teacher-tiny", kv]
     for extra in args.teacher_extra_train:
         common += ["--teacher-extra-train", str(extra)]
+    if args.teachers_from is not None:
+        common += ["--teachers-from", str(args.teachers_from)]
     return [
         ("teacher + wav2tiny T=2", ["--student", "wav2tiny", "--temperatures", "2", "--alphas", "0,0.5",
                                    "--attention-weight", "0", *common]),
@@ -157,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speakers", default=None, help="comma-separated held-out speakers in the order the groups take them "
                     "(default: every speaker, sorted)")
     ap.add_argument("--stages", default="1,2,3,4", help="which stages to run (comma-separated)")
+    ap.add_argument("--teachers-from", type=Path, default=None,
+                    help="take every fold's teacher and soft labels from this protocol folder (another --seed of the "
+                    "students against the same teachers; the teacher options must be that run's)")
+    ap.add_argument("--pool-with", type=Path, action="append", default=[],
+                    help="after the report, pool this protocol with --out (another students' seed, same teachers; "
+                    "repeatable): per fold the mean over seeds, then mean ± SE over folds")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True) if not args.report_only else None
@@ -179,7 +187,25 @@ def main(argv: list[str] | None = None) -> int:
         # One pass over every speaker (all finished: nothing trains) writes the summary of all folds.
         run_stage(args.fsdd, args.out, stages(args)[0][1], [speakers], log_dir)
     print_report(args.out, wall)
+    if args.pool_with:
+        print_pooled([args.out, *args.pool_with])
     return 0
+
+
+def print_pooled(dirs: list[Path]) -> None:
+    from tinykd.distill.loso import pool_seeds, pooled_report
+
+    pooled = pool_seeds(dirs)
+    print("\n" + pooled_report(pooled))
+    for name, rows in pooled["students"].items():
+        taught = [r for r in rows if "difference" in r]
+        if not taught:
+            continue
+        best = max(taught, key=lambda r: r["mean"])
+        d, se = best["difference"], best["difference_se"] or 0.0
+        ok = 100 * d >= TARGET_POINTS and d > 2 * se
+        print(f"target 2 over seeds {pooled['seeds']}, {name}: best cell {best['cell']}: {pct(d, True)} ± {pct(se)} "
+              f"points (needs >= +{TARGET_POINTS:g} and > 2 SE = {pct(2 * se)}): {'MET' if ok else 'MISSED'}")
 
 
 if __name__ == "__main__":

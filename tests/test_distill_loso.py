@@ -197,3 +197,50 @@ def test_folds_option_errors_are_one_line(setup, capsys, tmp_path):
     bad[bad.index("--folds") + 1] = "classes"
     assert main(bad + ["--out", str(tmp_path / "c")]) == 2
     assert "use one of speakers" in capsys.readouterr().err
+
+
+def test_another_student_seed_against_the_same_teachers_pools(protocol, tmp_path, capsys):
+    """--teachers-from copies every fold's finished pretraining, teacher and soft labels (no teacher is trained),
+    and pool_seeds averages the two seeds per fold before the mean +- SE over folds."""
+    from tinykd.distill.loso import pool_seeds, pooled_report
+
+    work, data, preset, args, out, _ = protocol
+    assert main(args + ["--out", str(out)]) == 0  # finished (or finishes) the seed-0 protocol
+    second = tmp_path / "seed1"
+    assert main(args + ["--out", str(second), "--seed", "1", "--teachers-from", str(out)]) == 0
+    for s in ("spk0", "spk1"):
+        for unit, weights in (("teacher", "model.safetensors"), ("pretrained", "model.safetensors"), ("cache", "meta.json")):
+            assert (second / f"fold-{s}" / unit / weights).read_bytes() == (out / f"fold-{s}" / unit / weights).read_bytes()
+        fold = json.loads((second / f"fold-{s}" / "fold.json").read_text())
+        assert fold["teachers_from"] == str((out / f"fold-{s}").resolve())
+        assert "teacher" not in fold["seconds"] and "cache" not in fold["seconds"]  # nothing of the teacher trained here
+    assert "were taken from" in (second / "protocol.md").read_text()
+    a = json.loads((out / "summary.json").read_text())
+    b = json.loads((second / "summary.json").read_text())
+    assert a["teacher"]["per_fold"] == b["teacher"]["per_fold"]
+    pooled = pool_seeds([out, second])
+    assert pooled["seeds"] == [0, 1]
+    rows_a = {r["cell"]: r for r in a["students"]["tiny-test"]["cells"]}
+    rows_b = {r["cell"]: r for r in b["students"]["tiny-test"]["cells"]}
+    for r in pooled["students"]["tiny-test"]:
+        per_fold = [(rows_a[r["cell"]]["per_fold"][s] + rows_b[r["cell"]]["per_fold"][s]) / 2 for s in ("spk0", "spk1")]
+        assert r["mean"] == pytest.approx(np.mean(per_fold))
+        assert r["se"] == pytest.approx(np.std(per_fold, ddof=1) / math.sqrt(2))
+        if r["cell"] != "a1_no_teacher":
+            diffs = [(rows_a[r["cell"]]["difference_per_fold"][s] + rows_b[r["cell"]]["difference_per_fold"][s]) / 2
+                     for s in ("spk0", "spk1")]
+            assert r["difference"] == pytest.approx(np.mean(diffs))
+            assert r["per_seed_difference"] == [rows_a[r["cell"]]["difference"], rows_b[r["cell"]]["difference"]]
+    assert "| tiny-test | T2_a0.5 |" in pooled_report(pooled)
+    # Refused in one line: other teacher options, this protocol's own folder, one seed twice.
+    changed = list(args)
+    changed[changed.index("--teacher-epochs") + 1] = "2"
+    capsys.readouterr()
+    assert main(changed + ["--out", str(tmp_path / "other"), "--seed", "2", "--teachers-from", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "teacher settings differ" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "other").exists()  # refused before anything is written
+    assert main(args + ["--out", str(out), "--teachers-from", str(out)]) == 2
+    assert "this protocol's own folder" in capsys.readouterr().err
+    with pytest.raises(Exception, match="repeats"):
+        pool_seeds([out, out])

@@ -263,6 +263,10 @@ def sweep_cmd(
     teacher_extra_train: list[Path] = typer.Option([], "--teacher-extra-train", help="With --folds: another labelled data "
                                                    "set the teacher also trains on in every fold (as `teacher train "
                                                    "--extra-train`; repeatable), e.g. `tinykd data synth --words digits`."),
+    teachers_from: Optional[Path] = typer.Option(None, "--teachers-from", help="With --folds: take every fold's finished "
+                                                 "teacher and soft labels from this other protocol folder instead of "
+                                                 "training them (e.g. another --seed of the students against the same "
+                                                 "teachers); its data and teacher options must be these."),
     pretrain_epochs: int = typer.Option(0, "--pretrain-epochs", help="With --folds: wav2vec 2.0 pretraining epochs per fold "
                                         "on every speaker but the held-out one (0 = none)."),
     threads: int = typer.Option(0, "--threads", help="With --folds: torch threads of the teacher units (0: torch's default)."),
@@ -281,7 +285,7 @@ def sweep_cmd(
                   teacher_lr, teacher_sample_rate, teacher_aug, teacher_tiny, pretrain_epochs, threads, clip_seconds,
                   force, quiet, cache, teacher_student, split, None if no_baseline else _baselines(baselines),
                   teacher_batch_size=teacher_batch_size, teacher_masking=teacher_masking,
-                  teacher_extra_train=teacher_extra_train)
+                  teacher_extra_train=teacher_extra_train, teachers_from=teachers_from)
         return
     from tinykd.distill.sweep import sweep
 
@@ -298,7 +302,7 @@ def sweep_cmd(
 def _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers, teacher_base, teacher_epochs,
               teacher_lr, teacher_sample_rate, teacher_aug, teacher_tiny, pretrain_epochs, threads, clip_seconds, force,
               quiet, cache, teacher_student, split, baselines, teacher_batch_size=32, teacher_masking=True,
-              teacher_extra_train=()) -> None:
+              teacher_extra_train=(), teachers_from=None) -> None:
     from tinykd.distill.loso import FOLD_KINDS, FoldsPlan, run_protocol
     from tinykd.teacher.config import AugmentConfig, Masking, TeacherTrainConfig, TinyTeacherSize
 
@@ -323,7 +327,7 @@ def _protocol(data, out, cfg, student, temps, alpha_list, betas, folds, speakers
                      attention_weights=betas,
                      speakers=[s.strip() for s in speakers.split(",") if s.strip()] if speakers else None,
                      teacher=teacher, teacher_sample_rate=teacher_sample_rate, pretrain=pretrain, threads=threads,
-                     teacher_extra_train=[str(p) for p in teacher_extra_train])
+                     teacher_extra_train=[str(p) for p in teacher_extra_train], teachers_from=teachers_from)
     result = run_protocol(data, cfg, plan, out, clip_seconds=clip_seconds, force=force, show_progress=not quiet, log=_warn,
                           baselines=baselines)
     console.print((out / "protocol.md").read_text(encoding="utf-8"), highlight=False, markup=False)

@@ -67,6 +67,10 @@ class FoldsPlan:
     # More labelled data sets the teacher trains on in every fold (`train_teacher(extra_train=...)`): their training
     # splits, never a clip or speaker of the fold's val/test split (refused). The students never see them.
     teacher_extra_train: list[str] = field(default_factory=list)
+    # Another protocol folder whose folds' finished teachers (pretraining, teacher, soft labels) this one takes
+    # instead of training its own: another seed of the students against the very same teachers. Its data, rates and
+    # teacher settings must be this protocol's (refused otherwise); a fold it has not finished is refused.
+    teachers_from: str | Path | None = None
 
 
 @dataclass
@@ -155,9 +159,13 @@ def run_protocol(
 
     out = Path(out)
     root = ProtocolDir(out)
-    prepare_output(root, resume=not force, force=force, inputs=[data])
     fixed = {"data": str(data.resolve()), "data_seed": data_seed, "clip_seconds": clip, "sample_rate": rate,
              "training": _training_settings(base), **_teacher_settings(plan)}
+    source = None
+    if plan.teachers_from is not None:
+        source = Path(plan.teachers_from)
+        _check_teacher_source(source, fixed, out)
+    prepare_output(root, resume=not force, force=force, inputs=[data])
     students_all = list(plan.students)
     if (out / ProtocolDir.META).is_file():
         saved = load_json(out / ProtocolDir.META)
@@ -181,13 +189,70 @@ def run_protocol(
                                        "started": started})
     result = ProtocolResult(out, {})
     for speaker in speakers:
-        _run_fold(data, speaker, base, plan, out / f"fold-{_safe(speaker)}", rate, clip, teacher_rate, data_seed,
+        fold = out / f"fold-{_safe(speaker)}"
+        if source is not None:
+            _adopt_teachers(source / fold.name, fold, speaker, plan, say, result)
+        _run_fold(data, speaker, base, plan, fold, rate, clip, teacher_rate, data_seed,
                   show_progress, say, on_unit_done, result, baselines)
     result.summary = summarize(out, students_all, speakers)
     result.summary["wall_seconds_this_call"] = time.time() - started
     save_json(out / "summary.json", result.summary)
     write_protocol_report(out, result.summary)
     return result
+
+
+_SAME_TEACHERS = ("data", "data_seed", "clip_seconds", "sample_rate", "teacher", "teacher_sample_rate", "pretrain",
+                  "teacher_extra_train")
+
+
+def _check_teacher_source(source: Path, fixed: dict[str, Any], out: Path) -> None:
+    """`teachers_from` must be another finished-or-running protocol with this one's data and teacher settings."""
+    if source.resolve() == out.resolve():
+        raise TinykdError(f"--teachers-from {source}: that is this protocol's own folder")
+    if not ProtocolDir(source).is_own_kind() or not (source / ProtocolDir.META).is_file():
+        raise TinykdError(f"--teachers-from {source}: not a tinykd protocol folder (no {ProtocolDir.META}); give the "
+                          "--out of a tinykd sweep --folds speakers run")
+    theirs = {**_ADDED_LATER, **load_json(source / ProtocolDir.META)}
+    diff = [k for k in _SAME_TEACHERS if theirs.get(k) != fixed.get(k)]
+    if diff:
+        raise TinykdError(f"--teachers-from {source}: its {', '.join(diff)} settings differ from this run's; its teachers "
+                          "are not the ones these options would train (pass the same teacher options)")
+
+
+def _adopt_teachers(src: Path, fold: Path, speaker: str, plan: FoldsPlan, say, result: ProtocolResult) -> None:
+    """Copy the fold's finished pretraining, teacher and soft labels from the `teachers_from` protocol (once)."""
+    import shutil
+
+    units = ([(FoldDir.PRETRAINED, "PretrainDir")] if plan.pretrain is not None else []) + [
+        (FoldDir.TEACHER, "TeacherDir"), (FoldDir.CACHE, "CacheDir")]
+    if TeacherDir(fold / FoldDir.TEACHER).is_complete() and CacheDir(fold / FoldDir.CACHE).is_complete():
+        return  # adopted (or trained) before
+    from tinykd.teacher.pretrain import PretrainDir
+
+    kinds = {"PretrainDir": PretrainDir, "TeacherDir": TeacherDir, "CacheDir": CacheDir}
+    for name, kind in units:
+        theirs = src / name
+        if not kinds[kind](theirs).is_complete():
+            raise TinykdError(f"--teachers-from: {theirs} is not finished; finish that protocol's fold first (rerun its "
+                              "tinykd sweep --folds command)")
+        for path in theirs.rglob("*"):
+            if path.is_symlink():
+                raise TinykdError(f"--teachers-from: {path} is a symbolic link; tinykd made no links there, so it copies none")
+        if (fold / name).exists():
+            raise TinykdError(f"{fold / name}: an unfinished {name} of this protocol is in the way of --teachers-from; "
+                              "remove it, or drop --teachers-from to train it here")
+    prepare_output(FoldDir(fold), resume=True)
+    for name, _ in units:
+        tmp = fold / f".{name}.copying"
+        if tmp.exists():
+            shutil.rmtree(tmp)  # our own scratch copy of an interrupted adoption
+        shutil.copytree(src / name, tmp)
+        tmp.rename(fold / name)
+        result.skipped.append(f"{fold.name}/{name} (from {src})")
+    meta = load_json(fold / FoldDir.META) if (fold / FoldDir.META).is_file() else {"speaker": speaker, "seconds": {}}
+    meta["teachers_from"] = str(src.resolve())
+    save_json(fold / FoldDir.META, meta)
+    say(f"{fold.name}: teacher and soft labels taken from {src}")
 
 
 def _timed(fold: Path, unit: str, seconds: float) -> None:
@@ -331,6 +396,10 @@ def summarize(out: Path, students: list[str], speakers: list[str]) -> dict[str, 
         summary["seconds"][s] = secs
         total += sum(v for v in secs.values() if isinstance(v, (int, float)))
     summary["seconds_total"] = total
+    sources = sorted({str(Path(m["teachers_from"]).parent) for m in (load_json(f / FoldDir.META) for f in folds
+                                                                       if (f / FoldDir.META).is_file()) if m.get("teachers_from")})
+    if sources:
+        summary["teachers_from"] = ", ".join(sources)
     for student in students:
         name = student_folder(student)
         per_fold = {s: _cells_of(fold / name) for s, fold in zip(speakers, folds)}
@@ -412,7 +481,10 @@ def write_protocol_report(out: Path, summary: dict[str, Any]) -> None:
             + (" The teacher scores " + f"{_pct(t['mean'])} % on the held-out speakers, "
                + ("at or above" if t["mean"] >= base["mean"] else "below") + " this student without it." if t["folds"] else ""))
     hours = summary.get("seconds_total", 0.0) / 3600
-    lines += ["", f"Compute recorded in the folds: {hours:.2f} h (sum of every unit's time; see summary.json).", "",
+    adopted = summary.get("teachers_from")
+    lines += ["", f"Compute recorded in the folds: {hours:.2f} h (sum of every unit's time; see summary.json)."
+              + (f" The teachers and soft labels were taken from {adopted} (--teachers-from): their time is not in it."
+                 if adopted else ""), "",
               f"![protocol]({ProtocolDir.PLOT})", ""]
     atomic_write_text(out / ProtocolDir.REPORT, "\n".join(lines))
     protocol_bars(summary, out / ProtocolDir.PLOT)
@@ -429,3 +501,76 @@ def grid_cells(plan: FoldsPlan) -> list[str]:
                 if n not in names:
                     names.append(n)
     return names
+
+
+def pool_seeds(protocols: list[str | Path]) -> dict[str, Any]:
+    """Pool protocols that differ only in the students' seed: per fold, the mean over seeds of each cell's
+    accuracy and of its difference from alpha = 1 (each seed against its own baseline), then mean +- SE over
+    folds and the verdict, as `summarize` does for one seed.
+
+    Each folder needs a finished `summary.json`. Refused, naming the folder, when the protocols hold other
+    speakers, another teacher (per-fold teacher accuracy differs: seeds of the students pool, teachers do not), or
+    the same student seed twice. Only cells finished on every fold of every protocol are pooled."""
+    dirs = [Path(p) for p in protocols]
+    if len(dirs) < 2:
+        raise TinykdError("pool_seeds: give two or more protocol folders (one per student seed)")
+    sums, seeds = [], []
+    for d in dirs:
+        path = d / "summary.json"
+        if not path.is_file():
+            raise TinykdError(f"{d}: no summary.json; finish the protocol first (rerun its tinykd sweep --folds command)")
+        sums.append(load_json(path))
+        meta = load_json(d / ProtocolDir.META) if (d / ProtocolDir.META).is_file() else {}
+        seeds.append(meta.get("training", {}).get("seed"))
+    first = sums[0]
+    for d, s, seed in zip(dirs[1:], sums[1:], seeds[1:]):
+        if s["speakers"] != first["speakers"]:
+            raise TinykdError(f"{d}: speakers {', '.join(s['speakers'])} are not {dirs[0]}'s ({', '.join(first['speakers'])})")
+        if s["teacher"]["per_fold"] != first["teacher"]["per_fold"]:
+            raise TinykdError(f"{d}: its teachers score unlike {dirs[0]}'s on the held-out speakers; only protocols "
+                              "sharing the teachers (differing in the students' seed) pool")
+    if None not in seeds and len(set(seeds)) < len(seeds):
+        raise TinykdError(f"pool_seeds: the student seed {seeds} repeats; each protocol must be another seed")
+    speakers = first["speakers"]
+    out: dict[str, Any] = {"protocols": [str(d) for d in dirs], "seeds": seeds, "speakers": speakers,
+                           "teacher": first["teacher"], "students": {}}
+    for name in first["students"]:
+        if not all(name in s["students"] for s in sums):
+            continue
+        by_cell = [{c["cell"]: c for c in s["students"][name]["cells"] if c["complete"]} for s in sums]
+        rows = []
+        for cell in [c for c in by_cell[0] if all(c in b for b in by_cell[1:])]:
+            accs = {sp: float(np.mean([b[cell]["per_fold"][sp] for b in by_cell])) for sp in speakers}
+            mean, se = fold_stats(list(accs.values()))
+            row: dict[str, Any] = {"cell": cell, "per_fold": accs, "mean": mean, "se": se,
+                                   "per_seed_mean": [b[cell]["mean"] for b in by_cell]}
+            if all("difference_per_fold" in b[cell] for b in by_cell):
+                diffs = {sp: float(np.mean([b[cell]["difference_per_fold"][sp] for b in by_cell])) for sp in speakers}
+                d_mean, d_se = fold_stats(list(diffs.values()))
+                row.update(difference=d_mean, difference_se=d_se, difference_per_fold=diffs,
+                           per_seed_difference=[b[cell]["difference"] for b in by_cell],
+                           verdict=verdict(d_mean, d_se) if d_se is not None else "one fold: no standard error")
+            rows.append(row)
+        out["students"][name] = rows
+    return out
+
+
+def pooled_report(pooled: dict[str, Any]) -> str:
+    """`pool_seeds`' result as a markdown table (accuracy in %, as protocol.md)."""
+    speakers = pooled["speakers"]
+    t = pooled["teacher"]
+    lines = [f"Students' seeds {', '.join(str(s) for s in pooled['seeds'])} pooled: per fold the mean over seeds, then "
+             f"mean ± SE over {len(speakers)} folds; Δ is each seed's difference from its own α = 1, averaged over seeds, "
+             f"± its SE over folds; the verdict uses {SE_BAND:g} standard errors.", "",
+             "| student | cell | " + " | ".join(speakers) + " | mean ± SE | Δ vs α = 1 ± SE | Δ per seed | verdict |",
+             "|---|---|" + "---:|" * len(speakers) + "---:|---:|---:|---|",
+             "| teacher | held-out speaker | " + " | ".join(_pct(t["per_fold"][s]) for s in speakers)
+             + f" | {_pct(t['mean'])} ± {_pct(t['se'])} | | | |"]
+    for name, rows in pooled["students"].items():
+        for r in rows:
+            diff = (f"{_pct(r['difference'], True)} ± {_pct(r['difference_se'])} | "
+                    + " / ".join(_pct(d, True) for d in r["per_seed_difference"]) + f" | {r['verdict']} |"
+                    if "difference" in r else "| | |")
+            lines.append(f"| {name} | {r['cell']} | " + " | ".join(_pct(r["per_fold"][s]) for s in speakers)
+                         + f" | {_pct(r['mean'])} ± {_pct(r['se'])} | " + diff)
+    return "\n".join(lines) + "\n"
