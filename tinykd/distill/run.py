@@ -233,7 +233,7 @@ def distill(
     result = train_student(
         student, arrays, (val.x, val.y) if len(val) else None, cfg, run_dir / RunDir.CHECKPOINTS,
         sample_rate=ds.sample_rate, resume=resuming, show_progress=show_progress,
-        label=f"{cfg.student} T={cfg.temperature:g} a={cfg.alpha:g}",
+        label=f"{cfg.student} T={cfg.temperature:g} a={cfg.alpha:g}" + (f" b={cfg.attention_weight:g}" if cfg.attention_weight else ""),
     )
     train_seconds = time.perf_counter() - t0
     done = finish_run(run_dir, student, labels, result, test, val, cfg, train_seconds, against=against)
