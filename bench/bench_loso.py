@@ -24,7 +24,9 @@ Stages (the sizes chosen for a shared 2-core machine, docs/distillation.md):
 4. temporal attention distillation: wav2tiny at T = 2, alpha = 0.5, beta = 1, and beta = 1 alone (alpha = 1).
 `--parallel N` runs each stage as N processes over disjoint sets of speakers (a fold is never shared; the order of
 `--speakers` decides the groups: speakers[i::N]), then one pass over every speaker writes the summary.
-`--report-only` prints the table of an existing folder. Students are the deployable 16 kHz presets, 30 epochs,
+`--report-only` prints the table of an existing folder. Another seed of the students against the same teachers:
+`--seed 1 --teachers-from FIRST --out SECOND --stages 2,4` (the teachers and soft labels are copied, not trained);
+`--pool-with SECOND` (repeatable) then prints the seeds pooled per fold (`tinykd.distill.loso.pool_seeds`). Students are the deployable 16 kHz presets, 30 epochs,
 patience 8, seed 0; the alpha = 1 cells come from the baseline cache when it holds them.
 """
 
@@ -184,8 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             secs = run_stage(args.fsdd, args.out, stage_argv, groups, log_dir)
             wall["stages"][name] = wall["stages"].get(name, 0.0) + secs
             wall_file.write_text(json.dumps(wall, indent=2))
-        # One pass over every speaker (all finished: nothing trains) writes the summary of all folds.
-        run_stage(args.fsdd, args.out, stages(args)[0][1], [speakers], log_dir)
+        # One pass over every speaker with the last stage's options (finished: nothing trains) writes the summary of
+        # all folds; stage 1's would train its cells where --stages left them out.
+        last = max((i for i in chosen if 1 <= i <= len(stages(args))), default=1)
+        run_stage(args.fsdd, args.out, stages(args)[last - 1][1], [speakers], log_dir)
     print_report(args.out, wall)
     if args.pool_with:
         print_pooled([args.out, *args.pool_with])
