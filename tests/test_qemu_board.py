@@ -305,7 +305,9 @@ def test_cli_sim_board_prints_its_port_and_stops_on_interrupt(pair, pair_build, 
         report = verify_clips(port, model, Clips(pcm, np.full(2, -1), ["voiced-a", "noise"]), VerifyOptions(answer_timeout=60))
         assert report.passed and report.score_parity == 1.0, report.error
         os.killpg(proc.pid, signal.SIGINT)
-        rest = proc.communicate(timeout=60)[0]
+        # Generous: one clean-clone run of the whole suite (2026-12-02 00:13 UTC, the machine 30 % slower than usual)
+        # was not stopped within 60 s; run alone the same test stops in seconds. The cause was not found.
+        rest = proc.communicate(timeout=180)[0]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
