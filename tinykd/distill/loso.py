@@ -161,10 +161,8 @@ def run_protocol(
     root = ProtocolDir(out)
     fixed = {"data": str(data.resolve()), "data_seed": data_seed, "clip_seconds": clip, "sample_rate": rate,
              "training": _training_settings(base), **_teacher_settings(plan)}
-    source = None
     if plan.teachers_from is not None:
-        source = Path(plan.teachers_from)
-        _check_teacher_source(source, fixed, out)
+        _check_teacher_source(Path(plan.teachers_from), fixed, out)
     prepare_output(root, resume=not force, force=force, inputs=[data])
     students_all = list(plan.students)
     if (out / ProtocolDir.META).is_file():
@@ -189,10 +187,7 @@ def run_protocol(
                                        "started": started})
     result = ProtocolResult(out, {})
     for speaker in speakers:
-        fold = out / f"fold-{_safe(speaker)}"
-        if source is not None:
-            _adopt_teachers(source / fold.name, fold, speaker, plan, say, result)
-        _run_fold(data, speaker, base, plan, fold, rate, clip, teacher_rate, data_seed,
+        _run_fold(data, speaker, base, plan, out / f"fold-{_safe(speaker)}", rate, clip, teacher_rate, data_seed,
                   show_progress, say, on_unit_done, result, baselines)
     result.summary = summarize(out, students_all, speakers)
     result.summary["wall_seconds_this_call"] = time.time() - started
@@ -219,20 +214,20 @@ def _check_teacher_source(source: Path, fixed: dict[str, Any], out: Path) -> Non
                           "are not the ones these options would train (pass the same teacher options)")
 
 
-def _adopt_teachers(src: Path, fold: Path, speaker: str, plan: FoldsPlan, say, result: ProtocolResult) -> None:
-    """Copy the fold's finished pretraining, teacher and soft labels from the `teachers_from` protocol (once)."""
+def _adopt_teachers(src: Path, fold: Path, plan: FoldsPlan, say, result: ProtocolResult) -> None:
+    """Copy the fold's finished pretraining, teacher and soft labels from the `teachers_from` protocol (once; the
+    fold folder and its fold.json exist)."""
     import shutil
 
-    units = ([(FoldDir.PRETRAINED, "PretrainDir")] if plan.pretrain is not None else []) + [
-        (FoldDir.TEACHER, "TeacherDir"), (FoldDir.CACHE, "CacheDir")]
-    if TeacherDir(fold / FoldDir.TEACHER).is_complete() and CacheDir(fold / FoldDir.CACHE).is_complete():
-        return  # adopted (or trained) before
     from tinykd.teacher.pretrain import PretrainDir
 
-    kinds = {"PretrainDir": PretrainDir, "TeacherDir": TeacherDir, "CacheDir": CacheDir}
+    if TeacherDir(fold / FoldDir.TEACHER).is_complete() and CacheDir(fold / FoldDir.CACHE).is_complete():
+        return  # adopted (or trained) before
+    units = ([(FoldDir.PRETRAINED, PretrainDir)] if plan.pretrain is not None else []) + [
+        (FoldDir.TEACHER, TeacherDir), (FoldDir.CACHE, CacheDir)]
     for name, kind in units:
         theirs = src / name
-        if not kinds[kind](theirs).is_complete():
+        if not kind(theirs).is_complete():
             raise TinykdError(f"--teachers-from: {theirs} is not finished; finish that protocol's fold first (rerun its "
                               "tinykd sweep --folds command)")
         for path in theirs.rglob("*"):
@@ -241,7 +236,6 @@ def _adopt_teachers(src: Path, fold: Path, speaker: str, plan: FoldsPlan, say, r
         if (fold / name).exists():
             raise TinykdError(f"{fold / name}: an unfinished {name} of this protocol is in the way of --teachers-from; "
                               "remove it, or drop --teachers-from to train it here")
-    prepare_output(FoldDir(fold), resume=True)
     for name, _ in units:
         tmp = fold / f".{name}.copying"
         if tmp.exists():
@@ -249,7 +243,7 @@ def _adopt_teachers(src: Path, fold: Path, speaker: str, plan: FoldsPlan, say, r
         shutil.copytree(src / name, tmp)
         tmp.rename(fold / name)
         result.skipped.append(f"{fold.name}/{name} (from {src})")
-    meta = load_json(fold / FoldDir.META) if (fold / FoldDir.META).is_file() else {"speaker": speaker, "seconds": {}}
+    meta = load_json(fold / FoldDir.META)
     meta["teachers_from"] = str(src.resolve())
     save_json(fold / FoldDir.META, meta)
     say(f"{fold.name}: teacher and soft labels taken from {src}")
@@ -274,6 +268,8 @@ def _run_fold(data: Path, speaker: str, base: DistillConfig, plan: FoldsPlan, fo
     prepare_output(FoldDir(fold), resume=True)
     if not (fold / FoldDir.META).is_file():
         save_json(fold / FoldDir.META, {"speaker": speaker, "seconds": {}})
+    if plan.teachers_from is not None:
+        _adopt_teachers(Path(plan.teachers_from) / fold.name, fold, plan, say, result)
     split = f"speaker:{speaker}"
     teacher_data = DataConfig(split=split, sample_rate=teacher_rate, clip_seconds=clip, seed=data_seed)
     student_data = DataConfig(split=split, sample_rate=rate, clip_seconds=clip, seed=data_seed)
@@ -390,16 +386,17 @@ def summarize(out: Path, students: list[str], speakers: list[str]) -> dict[str, 
         "seconds": {},
     }
     total = 0.0
+    sources = set()
     for s, fold in zip(speakers, folds):
         meta = load_json(fold / FoldDir.META) if (fold / FoldDir.META).is_file() else {}
         secs = meta.get("seconds", {})
         summary["seconds"][s] = secs
         total += sum(v for v in secs.values() if isinstance(v, (int, float)))
+        if meta.get("teachers_from"):
+            sources.add(str(Path(meta["teachers_from"]).parent))
     summary["seconds_total"] = total
-    sources = sorted({str(Path(m["teachers_from"]).parent) for m in (load_json(f / FoldDir.META) for f in folds
-                                                                       if (f / FoldDir.META).is_file()) if m.get("teachers_from")})
     if sources:
-        summary["teachers_from"] = ", ".join(sources)
+        summary["teachers_from"] = ", ".join(sorted(sources))
     for student in students:
         name = student_folder(student)
         per_fold = {s: _cells_of(fold / name) for s, fold in zip(speakers, folds)}
@@ -523,7 +520,7 @@ def pool_seeds(protocols: list[str | Path]) -> dict[str, Any]:
         meta = load_json(d / ProtocolDir.META) if (d / ProtocolDir.META).is_file() else {}
         seeds.append(meta.get("training", {}).get("seed"))
     first = sums[0]
-    for d, s, seed in zip(dirs[1:], sums[1:], seeds[1:]):
+    for d, s in zip(dirs[1:], sums[1:]):
         if s["speakers"] != first["speakers"]:
             raise TinykdError(f"{d}: speakers {', '.join(s['speakers'])} are not {dirs[0]}'s ({', '.join(first['speakers'])})")
         if s["teacher"]["per_fold"] != first["teacher"]["per_fold"]:
