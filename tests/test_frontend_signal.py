@@ -478,3 +478,18 @@ def test_fsdd_parity_and_level(fsdd_16k, gain_db):
     assert feats.max() < 127
     assert (feats == -128).mean() > 0.2
     assert np.percentile(feats.reshape(len(x), -1).max(axis=1), 50) > {-12: 45, 0: 65, 12: 85}[gain_db]
+
+
+def test_layers_of_one_spec_share_one_compiled_pipeline():
+    """Every SignalFrontEnd of a spec reuses the first one's compiled pipeline (a student trained after another
+    compiles nothing again); another spec gets its own, and each layer computes its own spec's features."""
+    from tinykd.frontend.signal_keras import SignalFrontEnd
+
+    other = dataclasses.replace(SIGNAL_SPEC, noise_reduction=True)
+    x = generated_audio(16000, 16000, seed=5)[:3]
+    a, b, c = SignalFrontEnd(SIGNAL_SPEC), SignalFrontEnd(SIGNAL_SPEC.to_dict()), SignalFrontEnd(other)
+    outs = [np.asarray(layer(x)) for layer in (a, b, c)]
+    assert a._pipeline is b._pipeline and a._pipeline is not c._pipeline
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], sn.signal_features(x, SIGNAL_SPEC))
+    np.testing.assert_array_equal(outs[2], sn.signal_features(x, other))
