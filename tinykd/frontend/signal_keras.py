@@ -15,7 +15,7 @@ Its constants are rebuilt from the `FrontEndSpec` in its config; it has no weigh
 
 from __future__ import annotations
 
-import json
+import functools
 
 import keras
 import numpy as np
@@ -34,9 +34,6 @@ from tinykd.frontend.signal_tables import (
 from tinykd.frontend.spec import SIGNAL_SPEC, FrontEndSpec
 
 _U32 = (1 << 32) - 1
-# The compiled integer pipeline of each front-end spec (its JSON), shared by every layer of that spec: `_features`
-# reads nothing but the spec and the constants built from it.
-_PIPELINES: dict[str, object] = {}
 
 
 def _tf():
@@ -113,19 +110,8 @@ class SignalFrontEnd(keras.layers.Layer):
         self.spec = spec
 
     def build(self, input_shape):
-        # Constants, not weights: rebuilt from the spec on load, never stored.
-        t = signal_tables(self.spec)
-        self._tables = t
-        self._plan = kiss_fft_plan(t.fft_length)
-        # The integer pipeline is a few hundred small element-wise ops; XLA fuses them (about 3x faster on
-        # CPU: 17 vs 50 ms per batch of 32 one-second clips here). Integer ops and the exact-integer float64
-        # sums are the same under XLA (tests check it against the numpy twin, which equals TFLM).
-        # One compiled pipeline per spec in a process: every layer of that spec (the demo trains four students,
-        # the tests dozens) reuses its traces and XLA executables instead of compiling its own (4-5 s a shape).
-        key = json.dumps(self.spec.to_dict(), sort_keys=True)
-        if key not in _PIPELINES:
-            _PIPELINES[key] = _tf().function(self._features, jit_compile=True, reduce_retracing=True)
-        self._pipeline = _PIPELINES[key]
+        # Constants, not weights: rebuilt from the spec on load, never stored; shared with the compiled pipeline.
+        self._tables, self._plan, self._pipeline = _compiled(self.spec)
         super().build(input_shape)
 
     def load_own_variables(self, store):
@@ -337,3 +323,18 @@ class SignalFrontEnd(keras.layers.Layer):
 
 
 __all__ = ["SignalFrontEnd"]
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(spec: FrontEndSpec):
+    """(tables, FFT plan, compiled pipeline) of `spec`, made once per process and shared by every SignalFrontEnd of
+    that spec: the demo trains four students and the tests dozens, and each layer compiling its own XLA executables
+    cost 4-5 s a batch shape. The pipeline is a few hundred small element-wise ops; XLA fuses them (about 3x faster on
+    CPU: 17 vs 50 ms per batch of 32 one-second clips here). Integer ops and the exact-integer float64 sums are the
+    same under XLA (tests check it against the numpy twin, which equals TFLM).
+
+    Its `_features` is bound to a layer of its own that is never called, so the cache holds constants, no model."""
+    owner = SignalFrontEnd(spec)
+    owner._tables = signal_tables(spec)
+    owner._plan = kiss_fft_plan(owner._tables.fft_length)
+    return owner._tables, owner._plan, _tf().function(owner._features, jit_compile=True, reduce_retracing=True)
