@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tinykd.cli import main
+from tinykd.teacher.base import BASE_WORDS, shipped_base_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.teacher]
 
@@ -32,12 +33,18 @@ def test_quick_demo_summary(demo_out):
     assert len(manifest) - 1 == data["n_files"] == sum(data["counts"].values())
     teacher = summary["teacher"]
     assert teacher["params"] > 100_000 and 0.0 <= teacher["accuracy"] <= 1.0
-    # The demo's teacher recipe: a mel filterbank start on a 25 ms / 10 ms first layer, no dropout or masking.
-    recorded = json.loads((demo_out / "teacher" / "tinykd_teacher.json").read_text())["train_config"]
-    assert recorded["tiny"]["filterbank"] == "mel" and recorded["tiny"]["dropout"] == 0.0
-    assert recorded["masking"]["mask_time_prob"] == 0.0 and recorded["batch_size"] == cfg["teacher_batch_size"]
+    # The demo's teacher: fine-tuned from the shipped base (a 25 ms / 10 ms first layer, no dropout or masking),
+    # which learned other words from the training voice families only.
+    recorded = json.loads((demo_out / "teacher" / "tinykd_teacher.json").read_text())
+    shipped = shipped_base_dir()
+    assert cfg["teacher_base"] == "shipped" and recorded["base"] == recorded["train_config"]["base"] == str(shipped)
+    assert recorded["pretrained"]["kind"] == "teacher-base" and recorded["pretrained"]["dir"] == str(shipped.resolve())
+    assert teacher["base_words"] == len(BASE_WORDS) and not teacher["base_shared_words"]
+    assert recorded["train_config"]["masking"]["mask_time_prob"] == 0.0
+    assert recorded["train_config"]["batch_size"] == cfg["teacher_batch_size"]
     hf = json.loads((demo_out / "teacher" / "config.json").read_text())
     assert hf["conv_kernel"][0] == 400 and hf["conv_stride"][0] == 160 and hf["conv_dim"][0] == 160
+    assert hf["hidden_dropout"] == 0.0 and len(hf["id2label"]) == n_classes
     # The teacher also heard teacher-data/ (the training voices in more accents): its training split only, and not
     # one voice family the students' test or val split holds out.
     meta = json.loads((demo_out / "teacher" / "tinykd_teacher.json").read_text())
@@ -90,7 +97,8 @@ def test_quick_demo_summary(demo_out):
     teacher_target = next(t for t in targets if t["target"].startswith("the teacher beats"))
     assert teacher_target["met"] == (teacher["accuracy"] > base["accuracy"])
     assert "Did the teacher help?" in report and "binomial SE" in report
-    assert f"The teacher trained on {teacher['n_train'] + teacher['extra_train']} clips" in report
+    assert f"It trained on {teacher['n_train'] + teacher['extra_train']} clips" in report
+    assert f"fine-tuned from a base that had learned {len(BASE_WORDS)} words (none of these)" in report
     assert "| wav2tiny distilled (alpha=0.5) |" in report and "| wav2tiny alone (alpha=1) |" in report
     assert (demo_out / "summary.png").stat().st_size > 1000
 
@@ -111,4 +119,13 @@ def test_teacher_accents_must_be_other_accents(tmp_path):
 
     with pytest.raises(TinykdError, match="teacher_accents and accents share en-us"):
         run_demo(tmp_path / "out", DemoConfig(accents=("en-us",), teacher_accents=("en-us", "en")), log=lambda s: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_teacher_base_is_refused_before_anything_is_written(tmp_path):
+    from tinykd.demo import DemoConfig, run_demo
+    from tinykd.errors import TinykdError
+
+    with pytest.raises(TinykdError, match="teacher base not found"):
+        run_demo(tmp_path / "out", DemoConfig(teacher_base=str(tmp_path / "nowhere")), log=lambda s: None)
     assert not (tmp_path / "out").exists()

@@ -122,6 +122,7 @@ class TeacherDir(ArtifactDir):
     PREPROCESSOR = "preprocessor_config.json"  # the feature extractor (per-utterance normalisation)
     META = "tinykd_teacher.json"  # train config, data config, base, best epoch, test accuracy, status
     METRICS = "train_metrics.json"  # per-epoch history
+    BASE_RECORD = "base.json"  # only in a teacher base (tinykd.teacher.base): its words, voices and making
     LABELS = LABELS
     REPORT = REPORT
 

@@ -164,7 +164,8 @@ def load_for_finetuning(base: str, labels: list[str], tiny: TinyTeacherSize, sam
         if not path.is_dir():
             raise TinykdError(f"{path}: a teacher base must be a model directory, a hub id or `tiny`")
         _check_local_dir(path)
-        quiet = (path / "tinykd_pretrain.json").is_file()  # its quantizer is dropped and a head added, as expected
+        # A tinykd pretraining or teacher base: its quantizer or word head is replaced by a new head, as expected.
+        quiet = (path / "tinykd_pretrain.json").is_file() or (path / TeacherDir.BASE_RECORD).is_file()
         model = _from_pretrained(AutoModelForAudioClassification, str(path), base, local_files_only=True, quiet=quiet, **kwargs)
         return model, _feature_extractor_or_default(str(path), sample_rate, local_files_only=True), str(path)
     # A hub id: the local hub cache first, so an offline machine never waits on the network.

@@ -42,6 +42,12 @@ def write_teacher_report(out_dir: str | Path) -> Path:
         f"| epochs x lr x batch | {cfg.get('epochs')} x {cfg.get('lr')} x {cfg.get('batch_size')} |",
         f"| augmentation | {'on' if cfg.get('augment') else 'off'} |",
     ]
+    base = meta.get("pretrained") if isinstance(meta.get("pretrained"), dict) else None
+    if base and base.get("kind") == "teacher-base":
+        lines[3:3] = ["", f"Fine-tuned from the teacher base `{base.get('dir')}`: a tiny Wav2Vec2 that tinykd trained on "
+                      f"{len(base.get('words') or [])} other words ({base.get('n_train')} clips of its training voice "
+                      f"families, {base.get('epochs')} epochs; {_pct(base.get('test_accuracy'))} on its own held-out "
+                      "voices); its head was replaced for these classes."]
     if epochs:
         lines.append(f"| seconds per epoch (median) | {np.median([e['seconds'] for e in epochs]):.1f} |")
     lines += [

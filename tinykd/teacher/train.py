@@ -33,6 +33,7 @@ import torch
 from tinykd.artifacts import TeacherDir, check_output, prepare_output
 from tinykd.configio import FILE_MODE, save_json, to_dict
 from tinykd.teacher.augment import augment_batch, mix_batch
+from tinykd.teacher.base import base_summary
 from tinykd.teacher.config import TeacherTrainConfig
 from tinykd.teacher.progress import ProgressBar
 from tinykd.teacher.model import load_for_finetuning, model_inputs, resolve_device
@@ -173,6 +174,7 @@ def fit_teacher(
         from tinykd.teacher.pretrain import pretrained_record
 
         pretrained = pretrained_record(cfg.base)  # a `teacher pretrain` folder: refused when unfinished
+        pretrained = pretrained or base_summary(cfg.base)  # the shipped base (tinykd.teacher.base): what it heard
     model, fe, base_name = load_for_finetuning(cfg.base, labels, cfg.tiny, sample_rate, cfg.masking)
     # Only once the model loaded: a bad --base leaves nothing behind, and --force deletes the old teacher last.
     _, replaced = prepare_output(TeacherDir(out_dir), force=force, resumable=False, inputs=inputs)
