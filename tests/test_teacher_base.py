@@ -13,8 +13,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from tinykd.errors import TinykdError  # noqa: E402
-from tinykd.teacher.base import (BASE_WORDS, BaseConfig, build_base, check_base_voices, read_base_record,  # noqa: E402
-                                 shipped_base_dir)
+from tinykd.teacher.base import (BASE_WORDS, BaseConfig, base_summary, build_base, check_base_voices,  # noqa: E402
+                                 read_base_record, shipped_base_dir)
 
 pytestmark = pytest.mark.teacher
 HAVE_ESPEAK = importlib.util.find_spec("espeakng_loader") is not None
@@ -88,9 +88,15 @@ def test_a_base_that_heard_a_held_out_voice_is_refused(tmp_path):
     assert check_base_voices(base, ok, "data")["voices"]
     with pytest.raises(TinykdError, match=r"base: the teacher base trained on voice families that data holds out \(A\)"):
         check_base_voices(base, [{"family": "A", "split": "val"}, {"family": "B", "split": "train"}], "data")
-    (base / "base.json").write_text("[1, 2]")
-    with pytest.raises(TinykdError, match="not a teacher-base record"):
-        read_base_record(base)
+    (base / "base.json").write_text('{"voices": [], "corpus": 5, "train_config": [], "words": "x"}')
+    assert base_summary(base)["words"] is None and base_summary(base)["n_train"] is None  # odd fields: unknown, no crash
+    for bad in ("[1, 2]", '{"voices": [1]}', '{"voices": [{"name": "en+a", "split": "train"}]}'):
+        (base / "base.json").write_text(bad)
+        with pytest.raises(TinykdError, match="not a teacher-base record"):
+            read_base_record(base)
+    (base / "base.json").write_text('{"voices": [')
+    with pytest.raises(TinykdError, match="not valid JSON"):
+        check_base_voices(base, ok, "data")
 
 
 @needs_espeak

@@ -86,9 +86,11 @@ def read_base_record(base: str | Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     record = load_json(path)
-    if not isinstance(record, dict) or not isinstance(record.get("voices"), list):
-        raise TinykdError(f"{path}: not a teacher-base record (no voice list); rebuild it with "
-                          "`python bench/make_teacher_base.py`")
+    voices = record.get("voices") if isinstance(record, dict) else None
+    if not isinstance(voices, list) or not all(
+            isinstance(v, dict) and isinstance(v.get("family"), str) and isinstance(v.get("split"), str) for v in voices):
+        raise TinykdError(f"{path}: not a teacher-base record (no voice list with each voice's family and split); "
+                          "rebuild it with `python bench/make_teacher_base.py`")
     return record
 
 
@@ -97,10 +99,15 @@ def base_summary(base: str | Path) -> dict[str, Any] | None:
     record = read_base_record(base)
     if record is None:
         return None
-    counts = (record.get("corpus") or {}).get("counts") or {}
-    return {"dir": str(Path(base).resolve()), "kind": "teacher-base", "words": record.get("words"),
-            "n_train": counts.get("train"), "accents": (record.get("corpus") or {}).get("accents"),
-            "epochs": (record.get("train_config") or {}).get("epochs"), "test_accuracy": record.get("test_accuracy")}
+    def part(doc: Any, key: str) -> dict[str, Any]:
+        value = doc.get(key) if isinstance(doc, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    corpus = part(record, "corpus")
+    words = record.get("words") if isinstance(record.get("words"), list) else None
+    return {"dir": str(Path(base).resolve()), "kind": "teacher-base", "words": words,
+            "n_train": part(corpus, "counts").get("train"), "accents": corpus.get("accents"),
+            "epochs": part(record, "train_config").get("epochs"), "test_accuracy": record.get("test_accuracy")}
 
 
 def check_base_voices(base: str | Path, voices: list[dict[str, Any]], where: str) -> dict[str, Any] | None:
