@@ -128,7 +128,7 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
     if shared:
         raise TinykdError(f"demo: teacher_accents and accents share {', '.join(shared)}; the teacher's extra speech must "
                           "be other accents than the students' data (the same clips twice add nothing)")
-    teacher_base_dir(cfg)  # a missing base is refused before anything is written
+    base = teacher_base_dir(cfg)  # a missing base is refused before anything is written
     out = Path(out)
     saved = out / DemoDir.CONFIG
     _, replaced = prepare_output(DemoDir(out), resume=not force, force=force)
@@ -152,9 +152,9 @@ def run_demo(out: str | Path = "demo-out", config: DemoConfig | None = None, *, 
                    _speech_marker(teacher_data).is_file(),
                    lambda: _make_data(teacher_data, cfg.teacher_accents, cfg, progress))
         _check_same_voices(data, teacher_data)
-    _check_teacher_base(cfg, data)
+    _check_teacher_base(base, data)
     stages.run("teacher (tiny Wav2Vec2)", _teacher_done(teacher),
-               lambda: _train_teacher(data, teacher_data, teacher, cfg, progress, log))
+               lambda: _train_teacher(data, teacher_data, teacher, base, cfg, progress, log))
     stages.run("soft-label cache", _cache_done(cache), lambda: _export_cache(data, teacher, cache, progress, log))
 
     students: list[dict[str, Any]] = []
@@ -244,21 +244,20 @@ def teacher_base_dir(cfg: DemoConfig) -> Path | None:
     return path
 
 
-def _check_teacher_base(cfg: DemoConfig, data: Path) -> None:
-    """Before anything is trained: the base exists and heard none of the voice families data/ holds out."""
+def _check_teacher_base(base: Path | None, data: Path) -> None:
+    """Before anything is trained: the base heard none of the voice families data/ holds out."""
     from tinykd.teacher.base import check_base_voices
 
-    base = teacher_base_dir(cfg)
     if base is not None:
         check_base_voices(base, load_json(_speech_marker(data))["voices"], str(data))
 
 
-def _train_teacher(data: Path, teacher_data: Path | None, teacher: Path, cfg: DemoConfig, progress: bool, log) -> None:
+def _train_teacher(data: Path, teacher_data: Path | None, teacher: Path, base: Path | None, cfg: DemoConfig,
+                   progress: bool, log) -> None:
     from tinykd.teacher.base import teacher_size
     from tinykd.teacher.config import Masking, TeacherTrainConfig, TinyTeacherSize
     from tinykd.teacher.train import train_teacher
 
-    base = teacher_base_dir(cfg)
     size = TinyTeacherSize(num_hidden_layers=cfg.teacher_layers, dropout=cfg.teacher_dropout)
     if base is None and cfg.teacher_filterbank == "mel":
         rate = load_json(_speech_marker(data))["config"]["sample_rate"]
